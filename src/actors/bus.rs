@@ -1,0 +1,149 @@
+//! The EventBus: fan-out of daemon events to WebSocket sessions (and anyone else who
+//! subscribes), each through its own bounded queue.
+//!
+//! An event is serialized once and shared; a subscriber whose queue is full misses events
+//! and is marked lagged (its session resyncs from a snapshot), so a slow client never slows
+//! the daemon or the other clients. Shutdown: subscribers' receivers close when the bus stops.
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+
+/// One event as sent to clients: `{type, seq, ts, data}`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub seq: u64,
+    pub ts: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// An event serialized once for every subscriber.
+pub type SharedEvent = Arc<str>;
+
+/// Publish an event; the bus assigns its sequence number and time.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+    /// Events about one server's logs go only to subscribers of that server.
+    pub log_of: Option<String>,
+}
+
+/// Register a subscriber; returns its id and the sequence number of the last event
+/// published before it joined.
+#[derive(Message)]
+#[rtype(result = "(u64, u64)")]
+pub struct Subscribe {
+    pub tx: mpsc::Sender<SharedEvent>,
+    pub lagged: Arc<AtomicBool>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe(pub u64);
+
+/// Set which servers' log lines a subscriber receives.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetLogTopics {
+    pub id: u64,
+    pub servers: Vec<String>,
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<SharedEvent>,
+    lagged: Arc<AtomicBool>,
+    log_topics: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct EventBus {
+    seq: u64,
+    next_id: u64,
+    subscribers: HashMap<u64, Subscriber>,
+}
+
+impl Actor for EventBus {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Publishers use do_send; the bus must keep up with bursts of them.
+        ctx.set_mailbox_capacity(1 << 20);
+    }
+}
+
+impl Handler<Publish> for EventBus {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
+        self.seq += 1;
+        let event = Event {
+            kind: msg.kind.to_string(),
+            seq: self.seq,
+            ts: Utc::now(),
+            data: msg.data,
+        };
+        let Ok(text) = serde_json::to_string(&event) else {
+            return;
+        };
+        let shared: SharedEvent = Arc::from(text);
+        self.subscribers.retain(|_, s| {
+            if let Some(server) = &msg.log_of
+                && !s.log_topics.iter().any(|t| t == server || t == "*")
+            {
+                return true;
+            }
+            match s.tx.try_send(shared.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    s.lagged.store(true, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+}
+
+impl Handler<Subscribe> for EventBus {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+        self.next_id += 1;
+        self.subscribers.insert(
+            self.next_id,
+            Subscriber {
+                tx: msg.tx,
+                lagged: msg.lagged,
+                log_topics: vec![],
+            },
+        );
+        MessageResult((self.next_id, self.seq))
+    }
+}
+
+impl Handler<Unsubscribe> for EventBus {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        self.subscribers.remove(&msg.0);
+    }
+}
+
+impl Handler<SetLogTopics> for EventBus {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetLogTopics, _: &mut Self::Context) {
+        if let Some(s) = self.subscribers.get_mut(&msg.id) {
+            s.log_topics = msg.servers;
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The daemon's actors: the Registry of servers, one ServerActor per server, and the
+//! EventBus that fans their events out.
+
+pub mod bus;
+pub mod registry;
+pub mod server;

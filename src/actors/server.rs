@@ -1,0 +1,986 @@
+//! The ServerActor: one per managed server, the only writer of its status.
+//!
+//! It owns the server's definition, its current run (process group, pipes, generation) and
+//! the run's upstream MCP session, and it applies the state machine of `crate::state`: user
+//! commands, the child's exit (seen at once by a wait task), handshake results, backoff
+//! timers and stop deadlines all arrive as messages tagged with the run's generation, and
+//! anything from an older generation is ignored. Shutdown: [`Shutdown`] stops the run like
+//! a user stop but keeps the desired state, so the next daemon start restores it.
+
+use super::bus::{EventBus, Publish};
+use crate::clock::SharedClock;
+use crate::db::Store;
+use crate::db::models::RunStateChange;
+use crate::error::{AppError, AppResult};
+use crate::logs::{LogSender, MAX_LINE, Source};
+use crate::mcp::{self, McpSession};
+use crate::model::{DesiredState, McpInfo, ServerPatch, ServerRecord, ServerView, Transport};
+use crate::runtime::lines::{Line, LineSplitter, read_lines};
+use crate::runtime::process::{self, SpawnSpec};
+use crate::state::{self, AfterExit, Command, ExitInfo, Status, StatusKind};
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use nix::sys::signal::Signal;
+use rmcp::service::{Peer, RoleClient};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
+
+/// What every ServerActor shares with the daemon.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub bus: Addr<EventBus>,
+    pub logs: Option<LogSender>,
+    pub clock: SharedClock,
+    pub instance_id: String,
+}
+
+/// One live run of the server.
+struct Run {
+    generation: u64,
+    pid: u32,
+    pgid: i32,
+    started: Instant,
+    session: Option<McpSession>,
+    /// Held for http-transport servers (stdio ones hand stdin to the MCP session); dropping
+    /// it closes the child's stdin.
+    stdin: Option<tokio::process::ChildStdin>,
+    handshake: Option<SpawnHandle>,
+    /// Why the start was abandoned (timeout, failed handshake): the exit then counts as a
+    /// failure whatever its code.
+    failed_start: Option<String>,
+    /// Escalation timers of a stop in progress.
+    stop_timers: Vec<SpawnHandle>,
+}
+
+/// What to do once the current run has stopped.
+enum AfterStop {
+    Restart,
+    Delete(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub struct ServerActor {
+    rec: ServerRecord,
+    status: Status,
+    deps: Deps,
+    run: Option<Run>,
+    /// Consecutive quick failures, for backoff.
+    attempts: u32,
+    after_stop: Vec<AfterStop>,
+    backoff_timer: Option<SpawnHandle>,
+    deleted: bool,
+}
+
+impl ServerActor {
+    pub fn new(rec: ServerRecord, deps: Deps) -> ServerActor {
+        ServerActor {
+            rec,
+            status: Status::Stopped,
+            deps,
+            run: None,
+            attempts: 0,
+            after_stop: vec![],
+            backoff_timer: None,
+            deleted: false,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.deps.clock.now()
+    }
+
+    fn view(&self) -> ServerView {
+        let mut v = ServerView::from_record(&self.rec);
+        v.status = self.status.kind();
+        match &self.status {
+            Status::Starting { since, .. } | Status::Running { since, .. } => {
+                v.status_since = Some(*since)
+            }
+            Status::Backoff { until, .. } => v.next_start_at = Some(*until),
+            _ => {}
+        }
+        v
+    }
+
+    fn log(&self, level: &'static str, message: impl Into<String>) {
+        if let Some(logs) = &self.deps.logs {
+            logs.system(&self.rec.id, level, message);
+        }
+    }
+
+    fn publish(&self, kind: &'static str, data: serde_json::Value) {
+        self.deps.bus.do_send(Publish {
+            kind,
+            data,
+            log_of: None,
+        });
+    }
+
+    /// The single place a status changes: checks the table, persists, announces.
+    fn set_status(&mut self, next: Status) {
+        let from = self.status.kind();
+        let to = next.kind();
+        if from != to && !state::transition_allowed(from, to) {
+            tracing::error!(server = %self.rec.name, %from, %to, "illegal transition refused");
+            return;
+        }
+        self.status = next;
+        self.rec.status = to;
+        self.rec.process_id = match &self.status {
+            Status::Starting { .. } | Status::Running { .. } | Status::Stopping { .. } => {
+                self.run.as_ref().map(|r| r.pid)
+            }
+            _ => None,
+        };
+        self.rec.process_group = self.run.as_ref().map(|r| r.pgid);
+        self.rec.updated_at = self.now();
+        self.persist_run_state();
+        if from != to {
+            tracing::info!(server = %self.rec.name, %from, %to, "status");
+            self.publish(
+                "server:status",
+                serde_json::json!({
+                    "id": self.rec.id,
+                    "name": self.rec.name,
+                    "status": to,
+                    "previous": from,
+                    "generation": self.rec.generation,
+                    "server": self.view(),
+                }),
+            );
+        }
+    }
+
+    fn persist_run_state(&self) {
+        let change = RunStateChange {
+            status: self.rec.status.as_str().into(),
+            process_id: self.rec.process_id.and_then(|p| i32::try_from(p).ok()),
+            process_group: self.rec.process_group,
+            last_exit: self
+                .rec
+                .last_exit
+                .as_ref()
+                .and_then(|e| serde_json::to_string(e).ok()),
+            last_error: self.rec.last_error.clone(),
+            restart_count: i32::try_from(self.rec.restart_count).unwrap_or(i32::MAX),
+            generation: i64::try_from(self.rec.generation).unwrap_or(i64::MAX),
+            updated_at: self.rec.updated_at.naive_utc(),
+        };
+        let id = self.rec.id.clone();
+        self.deps.store.write_detached(move |c| {
+            use crate::db::schema::servers::dsl;
+            use diesel::prelude::*;
+            diesel::update(dsl::servers.find(id))
+                .set(&change)
+                .execute(c)
+        });
+    }
+
+    fn persist_definition(&self) {
+        let row = self.rec.to_row();
+        self.deps.store.write_detached(move |c| {
+            use crate::db::schema::servers::dsl;
+            use diesel::prelude::*;
+            diesel::update(dsl::servers.find(row.id.clone()))
+                .set(&row)
+                .execute(c)
+        });
+    }
+
+    fn set_desired(&mut self, desired: DesiredState) {
+        if self.rec.desired_state != desired {
+            self.rec.desired_state = desired;
+            let id = self.rec.id.clone();
+            self.deps.store.write_detached(move |c| {
+                use crate::db::schema::servers::dsl;
+                use diesel::prelude::*;
+                diesel::update(dsl::servers.find(id))
+                    .set(dsl::desired_state.eq(desired.as_str()))
+                    .execute(c)
+            });
+        }
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.log("error", format!("failed: {reason}"));
+        self.rec.last_error = Some(reason.clone());
+        self.set_status(Status::Failed { reason });
+    }
+
+    /// Spawns a new run. Everything the user can get wrong is checked before the fork.
+    fn begin_start(&mut self, ctx: &mut Context<Self>) -> AppResult<()> {
+        if let Some(h) = self.backoff_timer.take() {
+            ctx.cancel_future(h);
+        }
+        let cwd = self.rec.working_directory.clone();
+        let checked = (|| {
+            if let Some(dir) = &cwd {
+                process::check_working_directory(Path::new(dir))?;
+            }
+            let command = self.rec.command.clone().unwrap_or_default();
+            let path = process::effective_path(&self.rec.env);
+            process::resolve_command(&command, path.as_deref(), cwd.as_deref().map(Path::new))
+        })();
+        let program = match checked {
+            Ok(p) => p,
+            Err(reason) => {
+                self.run = None;
+                self.fail(reason.clone());
+                return Err(AppError::Unprocessable(reason));
+            }
+        };
+        let generation = self.rec.generation + 1;
+        let env: Vec<(&str, &str)> = self
+            .rec
+            .env
+            .iter()
+            .chain(self.rec.secret_env.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let spawned = process::spawn(SpawnSpec {
+            program: program.clone(),
+            args: &self.rec.args,
+            cwd: cwd.as_deref().map(Path::new),
+            env,
+            instance_id: &self.deps.instance_id,
+            server_id: &self.rec.id,
+        });
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                let reason = format!("could not start {}: {e}", program.display());
+                self.fail(reason.clone());
+                return Err(AppError::Unprocessable(reason));
+            }
+        };
+        self.rec.generation = generation;
+        self.rec.last_error = None;
+        let process::Spawned {
+            mut child,
+            pid,
+            pgid,
+            stdin,
+            stdout,
+            stderr,
+        } = spawned;
+        self.log(
+            "info",
+            format!(
+                "spawned pid {pid} (run {generation}): {} {}",
+                program.display(),
+                self.rec.args.join(" ")
+            ),
+        );
+
+        // Exit is seen at once: the wait task owns the child and reports its status.
+        let addr = ctx.address();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let exit = match status {
+                Ok(s) => ExitInfo {
+                    code: s.code(),
+                    signal: s.signal(),
+                    at: Utc::now(),
+                },
+                Err(_) => ExitInfo {
+                    code: None,
+                    signal: None,
+                    at: Utc::now(),
+                },
+            };
+            addr.do_send(ChildExited { generation, exit });
+        });
+
+        // stderr is the log.
+        let id = self.rec.id.clone();
+        let logs = self.deps.logs.clone();
+        tokio::spawn(async move {
+            read_lines(stderr, MAX_LINE, |l: Line| {
+                if let Some(logs) = &logs {
+                    logs.line(&id, Source::Stderr, &l.bytes, l.truncated);
+                }
+            })
+            .await;
+        });
+
+        let deadline =
+            Instant::now() + Duration::from_secs_f64(self.rec.settings.start_timeout_secs);
+        let server_id = self.rec.id.clone();
+        let logs = self.deps.logs.clone();
+        let timeout = self.rec.settings.start_timeout_secs;
+        let mut held_stdin = None;
+        let handshake: std::pin::Pin<
+            Box<dyn Future<Output = Result<(McpSession, McpInfo), String>>>,
+        > = match self.rec.transport {
+            Transport::Stdio => {
+                // stdout is the protocol channel: JSON-RPC lines go to the MCP client,
+                // anything else is logged. The pump keeps reading even when the client is
+                // gone, so the child never blocks on a full pipe.
+                let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
+                tokio::spawn(pump_stdout(
+                    stdout,
+                    to_client,
+                    server_id.clone(),
+                    logs.clone(),
+                ));
+                Box::pin(async move {
+                    let connect = async {
+                        let session =
+                            McpSession::connect_stdio(&server_id, logs, from_pump, stdin).await?;
+                        let info = mcp::describe(&session.peer()).await?;
+                        Ok((session, info))
+                    };
+                    tokio::time::timeout_at(deadline.into(), connect)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "start timed out after {timeout}s without an MCP handshake"
+                            ))
+                        })
+                })
+            }
+            Transport::Http => {
+                let id = server_id.clone();
+                let l2 = logs.clone();
+                tokio::spawn(async move {
+                    read_lines(stdout, MAX_LINE, |l: Line| {
+                        if let Some(logs) = &l2 {
+                            logs.line(&id, Source::Stdout, &l.bytes, l.truncated);
+                        }
+                    })
+                    .await;
+                });
+                held_stdin = Some(stdin);
+                let url = self.rec.http_url().unwrap_or_default();
+                Box::pin(async move {
+                    let connect = async {
+                        let session =
+                            McpSession::connect_http(&server_id, logs, &url, deadline).await?;
+                        let info = mcp::describe(&session.peer()).await?;
+                        Ok((session, info))
+                    };
+                    tokio::time::timeout_at(deadline.into(), connect)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "start timed out after {timeout}s without an MCP handshake"
+                            ))
+                        })
+                })
+            }
+        };
+        let handle = ctx.spawn(handshake.into_actor(self).map(move |result, act, ctx| {
+            act.on_handshake(generation, result, ctx);
+        }));
+        self.run = Some(Run {
+            generation,
+            pid,
+            pgid,
+            started: Instant::now(),
+            session: None,
+            stdin: held_stdin,
+            handshake: Some(handle),
+            failed_start: None,
+            stop_timers: vec![],
+        });
+        let since = self.now();
+        self.set_status(Status::Starting { generation, since });
+        Ok(())
+    }
+
+    fn on_handshake(
+        &mut self,
+        generation: u64,
+        result: Result<(McpSession, McpInfo), String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let current =
+            matches!(self.status, Status::Starting { generation: g, .. } if g == generation);
+        let Some(run) = self
+            .run
+            .as_mut()
+            .filter(|r| r.generation == generation && current)
+        else {
+            if let Ok((session, _)) = result {
+                actix::spawn(session.close());
+            }
+            return;
+        };
+        run.handshake = None;
+        match result {
+            Ok((session, info)) => {
+                let pid = run.pid;
+                run.session = Some(session);
+                let name = info
+                    .server_info
+                    .as_ref()
+                    .and_then(|s| s.get("name"))
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                self.log(
+                    "info",
+                    format!(
+                        "MCP handshake done: server {name}, protocol {}, {} tools",
+                        info.protocol_version.as_deref().unwrap_or("?"),
+                        info.tools.len()
+                    ),
+                );
+                self.record_mcp_info(info);
+                let since = self.now();
+                self.set_status(Status::Running {
+                    generation,
+                    pid: Some(pid),
+                    since,
+                });
+            }
+            Err(reason) => {
+                run.failed_start = Some(reason.clone());
+                self.log("error", reason.clone());
+                self.rec.last_error = Some(reason);
+                self.begin_stop(ctx);
+            }
+        }
+    }
+
+    fn record_mcp_info(&mut self, mut info: McpInfo) {
+        info.live = false;
+        let json = serde_json::to_string(&info).ok();
+        self.rec.mcp_info = Some(info);
+        let id = self.rec.id.clone();
+        self.deps.store.write_detached(move |c| {
+            use crate::db::schema::servers::dsl;
+            use diesel::prelude::*;
+            diesel::update(dsl::servers.find(id))
+                .set(dsl::mcp_info.eq(json))
+                .execute(c)
+        });
+    }
+
+    /// Graceful stop of the current run: close stdin (the MCP stdio way to ask for an exit),
+    /// SIGTERM to the group shortly after, SIGKILL to the group at the grace deadline.
+    fn begin_stop(&mut self, ctx: &mut Context<Self>) {
+        let grace = Duration::from_secs_f64(self.rec.settings.stop_grace_secs);
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        if let Some(h) = run.handshake.take() {
+            // Dropping the handshake future drops its transport, closing stdin.
+            ctx.cancel_future(h);
+        }
+        if let Some(session) = run.session.take() {
+            actix::spawn(session.close());
+        }
+        if let Some(mut stdin) = run.stdin.take() {
+            actix::spawn(async move {
+                let _ = stdin.shutdown().await;
+            });
+        }
+        let generation = run.generation;
+        let pgid = run.pgid;
+        let term_after = (grace / 2).min(Duration::from_secs(1));
+        run.stop_timers
+            .push(ctx.run_later(term_after, move |act, _| {
+                if act.is_stopping(generation) {
+                    tracing::debug!(pgid, "SIGTERM to group");
+                    process::signal_group(pgid, Signal::SIGTERM);
+                }
+            }));
+        run.stop_timers.push(ctx.run_later(grace, move |act, _| {
+            if act.is_stopping(generation) {
+                act.log(
+                    "warn",
+                    format!(
+                        "still running after the {}s grace period: SIGKILL",
+                        grace.as_secs_f64()
+                    ),
+                );
+                process::signal_group(pgid, Signal::SIGKILL);
+            }
+        }));
+        let deadline = self.now() + chrono::Duration::from_std(grace).unwrap_or_default();
+        self.set_status(Status::Stopping {
+            generation,
+            deadline,
+        });
+    }
+
+    fn is_stopping(&self, generation: u64) -> bool {
+        matches!(self.status, Status::Stopping { generation: g, .. } if g == generation)
+    }
+
+    fn on_exit(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
+        let Some(run) = self.run.take_if(|r| r.generation == msg.generation) else {
+            tracing::debug!(server = %self.rec.name, generation = msg.generation, "stale exit ignored");
+            return;
+        };
+        // Whatever the leader left in its group belongs to this run: end it too.
+        process::signal_group(run.pgid, Signal::SIGKILL);
+        for h in run.stop_timers {
+            ctx.cancel_future(h);
+        }
+        if let Some(h) = run.handshake {
+            ctx.cancel_future(h);
+        }
+        if let Some(session) = run.session {
+            actix::spawn(session.close());
+        }
+        let ran_for = run.started.elapsed();
+        let exit = msg.exit;
+        self.log(
+            if exit.success() { "info" } else { "warn" },
+            format!(
+                "pid {} {} after {:.1}s",
+                run.pid,
+                exit.describe(),
+                ran_for.as_secs_f64()
+            ),
+        );
+        self.rec.last_exit = Some(exit.clone());
+        let was = self.status.kind();
+        if was == StatusKind::Stopping {
+            let pending = std::mem::take(&mut self.after_stop);
+            let restart = pending.iter().any(|p| matches!(p, AfterStop::Restart));
+            let deleting = pending.iter().any(|p| matches!(p, AfterStop::Delete(_)));
+            if let Some(reason) = run.failed_start.filter(|_| pending.is_empty()) {
+                // The run was abandoned because its start failed: the policy decides.
+                self.after_failure(reason, ran_for, ctx);
+            } else if restart && !deleting && !self.deleted {
+                self.set_status(Status::Stopped);
+                self.status = Status::Stopped;
+                if let Err(e) = self.begin_start(ctx) {
+                    tracing::warn!(server = %self.rec.name, error = %e, "restart failed");
+                }
+            } else {
+                self.set_status(Status::Stopped);
+            }
+            for p in pending {
+                match p {
+                    AfterStop::Delete(tx) | AfterStop::Shutdown(tx) => {
+                        let _ = tx.send(());
+                    }
+                    AfterStop::Restart => {}
+                }
+            }
+            return;
+        }
+        // An exit nobody asked for.
+        let failed_start = run.failed_start;
+        let decision = state::after_exit(
+            self.rec.restart_policy,
+            &self.rec.settings.backoff,
+            &exit,
+            self.attempts,
+            ran_for,
+            rand::random::<f64>(),
+        );
+        match (decision, failed_start) {
+            (AfterExit::Stop, None) => {
+                self.attempts = 0;
+                self.set_status(Status::Stopped);
+            }
+            (AfterExit::Stop, Some(reason)) => self.after_failure(reason, ran_for, ctx),
+            (AfterExit::Fail(reason), _) => {
+                self.attempts = 0;
+                self.fail(reason);
+            }
+            (AfterExit::Restart { attempt, delay }, _) => {
+                self.rec.last_error = Some(exit.describe());
+                self.schedule_restart(attempt, delay, ctx);
+            }
+        }
+    }
+
+    /// A start that did not succeed counts as a failure whatever the exit code was.
+    fn after_failure(&mut self, reason: String, ran_for: Duration, ctx: &mut Context<Self>) {
+        let failure = ExitInfo {
+            code: Some(1),
+            signal: None,
+            at: self.now(),
+        };
+        let policy = match self.rec.restart_policy {
+            state::RestartPolicy::Never => state::RestartPolicy::Never,
+            _ => state::RestartPolicy::OnFailure,
+        };
+        match state::after_exit(
+            policy,
+            &self.rec.settings.backoff,
+            &failure,
+            self.attempts,
+            ran_for,
+            rand::random::<f64>(),
+        ) {
+            AfterExit::Restart { attempt, delay } => {
+                self.rec.last_error = Some(reason);
+                self.schedule_restart(attempt, delay, ctx);
+            }
+            AfterExit::Fail(why) if why.contains("gave up") => {
+                self.attempts = 0;
+                self.fail(format!("{reason}; gave up after repeated failures"));
+            }
+            _ => {
+                self.attempts = 0;
+                self.fail(reason);
+            }
+        }
+    }
+
+    fn schedule_restart(&mut self, attempt: u32, delay: Duration, ctx: &mut Context<Self>) {
+        self.attempts = attempt;
+        let until = self.now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        self.log(
+            "info",
+            format!(
+                "restarting in {:.2}s (attempt {attempt} of {})",
+                delay.as_secs_f64(),
+                self.rec.settings.backoff.max_failures
+            ),
+        );
+        self.set_status(Status::Backoff { attempt, until });
+        self.backoff_timer = Some(ctx.run_later(delay, move |act, ctx| {
+            act.backoff_timer = None;
+            if matches!(act.status, Status::Backoff { attempt: a, .. } if a == attempt) {
+                act.rec.restart_count += 1;
+                if let Err(e) = act.begin_start(ctx) {
+                    tracing::warn!(server = %act.rec.name, error = %e, "restart failed");
+                }
+            }
+        }));
+    }
+
+    fn command(&mut self, cmd: Command, ctx: &mut Context<Self>) -> AppResult<ServerView> {
+        if self.deleted {
+            return Err(AppError::NotFound(format!(
+                "server {} was deleted",
+                self.rec.name
+            )));
+        }
+        state::check_command(self.status.kind(), cmd)
+            .map_err(|m| AppError::Conflict(format!("{}: {m}", self.rec.name)))?;
+        match cmd {
+            Command::Start => {
+                self.set_desired(DesiredState::Running);
+                self.attempts = 0;
+                self.begin_start(ctx)?;
+            }
+            Command::Stop => {
+                self.set_desired(DesiredState::Stopped);
+                self.attempts = 0;
+                match self.status.kind() {
+                    StatusKind::Starting | StatusKind::Running => self.begin_stop(ctx),
+                    _ => {
+                        if let Some(h) = self.backoff_timer.take() {
+                            ctx.cancel_future(h);
+                        }
+                        self.set_status(Status::Stopped);
+                    }
+                }
+            }
+            Command::Restart => {
+                self.set_desired(DesiredState::Running);
+                self.attempts = 0;
+                match self.status.kind() {
+                    StatusKind::Starting | StatusKind::Running => {
+                        self.after_stop.push(AfterStop::Restart);
+                        self.begin_stop(ctx);
+                    }
+                    _ => self.begin_start(ctx)?,
+                }
+            }
+        }
+        Ok(self.view())
+    }
+
+    /// Stops the run (if any) and calls back when it is gone.
+    fn stop_then(&mut self, then: AfterStop, ctx: &mut Context<Self>) -> Option<AfterStop> {
+        if let Some(h) = self.backoff_timer.take() {
+            ctx.cancel_future(h);
+        }
+        match self.status.kind() {
+            StatusKind::Starting | StatusKind::Running => {
+                self.after_stop.push(then);
+                self.begin_stop(ctx);
+                None
+            }
+            StatusKind::Stopping => {
+                self.after_stop.push(then);
+                None
+            }
+            StatusKind::Backoff => {
+                self.set_status(Status::Stopped);
+                Some(then)
+            }
+            _ => Some(then),
+        }
+    }
+}
+
+impl Actor for ServerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        if self.rec.status != StatusKind::Stopped {
+            // The status column still says what a killed daemon last wrote.
+            self.rec.status = StatusKind::Stopped;
+            self.rec.process_id = None;
+            self.rec.process_group = None;
+            self.persist_run_state();
+        }
+        if self.rec.desired_state == DesiredState::Running {
+            self.log("info", "daemon started: restoring desired state running");
+            if let Err(e) = self.begin_start(ctx) {
+                tracing::warn!(server = %self.rec.name, error = %e, "could not restore");
+            }
+        }
+    }
+}
+
+/// The child of run `generation` exited.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChildExited {
+    pub generation: u64,
+    pub exit: ExitInfo,
+}
+
+impl Handler<ChildExited> for ServerActor {
+    type Result = ();
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
+        self.on_exit(msg, ctx);
+    }
+}
+
+/// A user command (start, stop, restart).
+#[derive(Message)]
+#[rtype(result = "AppResult<ServerView>")]
+pub struct UserCommand(pub Command);
+
+impl Handler<UserCommand> for ServerActor {
+    type Result = AppResult<ServerView>;
+    fn handle(&mut self, msg: UserCommand, ctx: &mut Self::Context) -> Self::Result {
+        self.command(msg.0, ctx)
+    }
+}
+
+/// The server as the API shows it.
+#[derive(Message)]
+#[rtype(result = "ServerView")]
+pub struct GetView;
+
+impl Handler<GetView> for ServerActor {
+    type Result = MessageResult<GetView>;
+    fn handle(&mut self, _: GetView, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.view())
+    }
+}
+
+/// Apply a validated patch; the registry has already reserved a new name.
+#[derive(Message)]
+#[rtype(result = "AppResult<ServerView>")]
+pub struct ApplyPatch(pub ServerPatch);
+
+impl Handler<ApplyPatch> for ServerActor {
+    type Result = AppResult<ServerView>;
+    fn handle(&mut self, msg: ApplyPatch, _: &mut Self::Context) -> Self::Result {
+        let updated = self.rec.patched(msg.0, self.now())?;
+        self.rec = updated;
+        self.persist_definition();
+        let view = self.view();
+        self.publish("server:updated", serde_json::json!({ "server": view }));
+        Ok(view)
+    }
+}
+
+/// Check a patch without applying it (used by the registry before it reserves a name).
+#[derive(Message)]
+#[rtype(result = "AppResult<String>")]
+pub struct CheckPatch(pub ServerPatch);
+
+impl Handler<CheckPatch> for ServerActor {
+    type Result = AppResult<String>;
+    fn handle(&mut self, msg: CheckPatch, _: &mut Self::Context) -> Self::Result {
+        Ok(self.rec.patched(msg.0, self.now())?.name)
+    }
+}
+
+/// The upstream MCP session's peer, for anyone who needs to talk to the server.
+#[derive(Message)]
+#[rtype(result = "AppResult<(Peer<RoleClient>, McpInfo)>")]
+pub struct GetPeer;
+
+impl Handler<GetPeer> for ServerActor {
+    type Result = AppResult<(Peer<RoleClient>, McpInfo)>;
+    fn handle(&mut self, _: GetPeer, _: &mut Self::Context) -> Self::Result {
+        match (
+            &self.status,
+            self.run.as_ref().and_then(|r| r.session.as_ref()),
+        ) {
+            (Status::Running { .. }, Some(session)) => Ok((
+                session.peer(),
+                self.rec.mcp_info.clone().unwrap_or_default(),
+            )),
+            _ => Err(AppError::Conflict(format!(
+                "{} is {}, not running",
+                self.rec.name,
+                self.status.kind()
+            ))),
+        }
+    }
+}
+
+/// The MCP info recorded at the last successful handshake.
+#[derive(Message)]
+#[rtype(result = "Option<McpInfo>")]
+pub struct GetRecordedMcp;
+
+impl Handler<GetRecordedMcp> for ServerActor {
+    type Result = Option<McpInfo>;
+    fn handle(&mut self, _: GetRecordedMcp, _: &mut Self::Context) -> Self::Result {
+        self.rec.mcp_info.clone()
+    }
+}
+
+/// Stop the run and remove the server from the store; the actor ends after.
+#[derive(Message)]
+#[rtype(result = "AppResult<()>")]
+pub struct Delete;
+
+impl Handler<Delete> for ServerActor {
+    type Result = ResponseActFuture<Self, AppResult<()>>;
+    fn handle(&mut self, _: Delete, ctx: &mut Self::Context) -> Self::Result {
+        self.deleted = true;
+        self.set_desired(DesiredState::Stopped);
+        let (tx, rx) = oneshot::channel();
+        if let Some(AfterStop::Delete(tx)) = self.stop_then(AfterStop::Delete(tx), ctx) {
+            let _ = tx.send(());
+        }
+        let store = self.deps.store.clone();
+        let id = self.rec.id.clone();
+        Box::pin(
+            async move {
+                let _ = rx.await;
+                store
+                    .write(move |c| {
+                        use crate::db::schema::servers::dsl;
+                        use diesel::prelude::*;
+                        diesel::delete(dsl::servers.find(id)).execute(c)
+                    })
+                    .await
+                    .map(|_| ())
+            }
+            .into_actor(self)
+            .map(|res, act, ctx| {
+                if res.is_ok() {
+                    act.publish(
+                        "server:deleted",
+                        serde_json::json!({"id": act.rec.id, "name": act.rec.name}),
+                    );
+                    ctx.stop();
+                }
+                res
+            }),
+        )
+    }
+}
+
+/// Daemon shutdown: stop the run, keep the desired state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for ServerActor {
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        if let Some(AfterStop::Shutdown(tx)) = self.stop_then(AfterStop::Shutdown(tx), ctx) {
+            let _ = tx.send(());
+        }
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+/// Reads the child's stdout: JSON-RPC lines go to the MCP client, other lines to the log.
+/// Never stops reading before EOF, so the child cannot block on a full pipe.
+async fn pump_stdout(
+    mut stdout: tokio::process::ChildStdout,
+    mut to_client: tokio::io::DuplexStream,
+    server_id: String,
+    logs: Option<LogSender>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut client_open = true;
+    let mut noise = 0u64;
+    // Protocol messages can be large (a tools list with schemas); only log lines are capped.
+    let mut splitter = LineSplitter::new(64 * 1024 * 1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = Vec::new();
+    let mut eof = false;
+    while !eof {
+        match stdout.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                eof = true;
+                lines.extend(splitter.finish());
+            }
+            Ok(n) => splitter.feed(&buf[..n], &mut lines),
+        }
+        for l in lines.drain(..) {
+            if is_json_rpc(&l.bytes) {
+                if client_open {
+                    client_open = to_client.write_all(&l.bytes).await.is_ok()
+                        && to_client.write_all(b"\n").await.is_ok();
+                }
+            } else if !l.bytes.iter().all(u8::is_ascii_whitespace) {
+                noise += 1;
+                if let Some(logs) = &logs {
+                    let cut = l.bytes.len() > MAX_LINE;
+                    let bytes = &l.bytes[..l.bytes.len().min(MAX_LINE)];
+                    logs.line(&server_id, Source::Stdout, bytes, l.truncated || cut);
+                }
+            }
+        }
+    }
+    if noise > 0
+        && let Some(logs) = &logs
+    {
+        logs.system(
+            &server_id,
+            "warn",
+            format!("{noise} non-JSON-RPC lines on stdout (logged with source stdout)"),
+        );
+    }
+}
+
+fn is_json_rpc(line: &[u8]) -> bool {
+    let trimmed = line.trim_ascii();
+    if !(trimmed.starts_with(b"{") || trimmed.starts_with(b"[")) {
+        return false;
+    }
+    match serde_json::from_slice::<serde_json::Value>(trimmed) {
+        Ok(serde_json::Value::Object(m)) => m.contains_key("jsonrpc"),
+        Ok(serde_json::Value::Array(a)) => a
+            .first()
+            .and_then(|v| v.as_object())
+            .is_some_and(|m| m.contains_key("jsonrpc")),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_rpc_detection() {
+        assert!(super::is_json_rpc(
+            br#"{"jsonrpc":"2.0","id":1,"result":{}}"#
+        ));
+        assert!(super::is_json_rpc(br#"  [{"jsonrpc":"2.0","method":"x"}]"#));
+        assert!(!super::is_json_rpc(b"Starting server on stdio..."));
+        assert!(!super::is_json_rpc(br#"{"level":"info","msg":"hi"}"#));
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP surface: one route table, the JSON extractor settings that turn bad input into
+//! clear 4xx answers, and the shared state handlers see.
+
+pub mod events;
+pub mod openapi;
+pub mod security;
+pub mod servers;
+pub mod system;
+
+use crate::actors::bus::EventBus;
+use crate::actors::registry::Registry;
+use crate::db::Store;
+use crate::error::AppError;
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Largest JSON body accepted.
+pub const MAX_BODY: usize = 256 * 1024;
+
+pub struct AppState {
+    pub registry: Addr<Registry>,
+    pub bus: Addr<EventBus>,
+    pub store: Store,
+    pub started_at: DateTime<Utc>,
+    pub data_dir: PathBuf,
+    pub bind: String,
+    pub instance_id: String,
+}
+
+/// `{"data": …}`
+#[derive(Serialize)]
+pub struct Data<T: Serialize> {
+    pub data: T,
+}
+
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Ok().json(Data { data })
+}
+
+fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let e = match err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => {
+            AppError::PayloadTooLarge(format!("{length} bytes, the limit is {limit}"))
+        }
+        JsonPayloadError::Overflow { limit } => {
+            AppError::PayloadTooLarge(format!("the limit is {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => {
+            AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            AppError::Validation(format!("invalid body: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => AppError::BadRequest(format!("malformed JSON: {e}")),
+        other => AppError::BadRequest(format!("could not read the body: {other}")),
+    };
+    e.into()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_BODY)
+            .error_handler(json_error),
+    )
+    .app_data(web::PayloadConfig::new(MAX_BODY))
+    .app_data(
+        web::QueryConfig::default().error_handler(|e, _| {
+            AppError::BadRequest(format!("invalid query string: {e}")).into()
+        }),
+    )
+    .service(
+        web::scope("/api")
+            .route("/servers", web::get().to(servers::list))
+            .route("/servers", web::post().to(servers::create))
+            .route("/servers/{ref}", web::get().to(servers::get))
+            .route("/servers/{ref}", web::patch().to(servers::patch))
+            .route("/servers/{ref}", web::delete().to(servers::delete))
+            .route("/servers/{ref}/start", web::post().to(servers::start))
+            .route("/servers/{ref}/stop", web::post().to(servers::stop))
+            .route("/servers/{ref}/restart", web::post().to(servers::restart))
+            .route("/servers/{ref}/mcp", web::get().to(servers::mcp))
+            .route("/servers/{ref}/logs", web::get().to(servers::logs))
+            .route("/system", web::get().to(system::system))
+            .route("/openapi.json", web::get().to(openapi::document))
+            .route("/events", web::get().to(events::events)),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,28 @@
+//! The OpenAPI document, generated from the handlers' annotations and the model's types.
+
+use actix_web::HttpResponse;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mcp-manager", description = "Supervisor for MCP servers. Success bodies are `{\"data\": …}`, errors `{\"error\": {\"code\", \"message\"}}`."),
+    paths(
+        super::servers::list, super::servers::create, super::servers::get,
+        super::servers::patch, super::servers::delete, super::servers::start,
+        super::servers::stop, super::servers::restart, super::servers::mcp,
+        super::servers::logs, super::system::system,
+    ),
+    components(schemas(
+        crate::model::ServerView, crate::model::ServerCreate, crate::model::ServerPatch,
+        crate::model::McpInfo, crate::model::McpItem, crate::state::StatusKind,
+        crate::state::RestartPolicy, crate::state::BackoffSettings, crate::state::ExitInfo,
+        crate::error::ErrorBody, crate::error::ErrorDetail, crate::actors::bus::Event,
+        super::servers::LogEntry, super::system::SystemInfo,
+    )),
+    tags((name = "servers"), (name = "logs"), (name = "system"))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

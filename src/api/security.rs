@@ -1,0 +1,131 @@
+//! Request guards that run before any handler: Host and Origin allow-lists (DNS rebinding:
+//! a web page must not be able to drive the daemon from a developer's browser) and the API
+//! token. They apply to REST and to the WebSocket upgrade alike.
+
+use crate::error::AppError;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{Error, web};
+
+#[derive(Clone)]
+pub struct Guard {
+    pub allowed_hosts: Vec<String>,
+    pub token: Option<String>,
+}
+
+/// The host part of a `Host` header or an origin's authority, lower-cased, without port.
+fn host_of(authority: &str) -> String {
+    let a = authority.trim().to_ascii_lowercase();
+    if let Some(rest) = a.strip_prefix('[') {
+        return rest
+            .split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default();
+    }
+    a.rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map(|(h, _)| h.to_string())
+        .unwrap_or(a)
+}
+
+impl Guard {
+    fn host_allowed(&self, host: &str) -> bool {
+        let h = host_of(host);
+        self.allowed_hosts.iter().any(|a| *a == h)
+    }
+
+    fn check(&self, req: &ServiceRequest) -> Result<(), AppError> {
+        let headers = req.headers();
+        match headers.get(header::HOST).map(|v| v.to_str()) {
+            Some(Ok(host)) if self.host_allowed(host) => {}
+            Some(Ok(host)) => {
+                return Err(AppError::Forbidden(format!(
+                    "host {host:?} is not allowed (use --allowed-host to add it)"
+                )));
+            }
+            _ => return Err(AppError::Forbidden("missing or invalid Host header".into())),
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            let authority = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            match authority {
+                Some(a) if self.host_allowed(a) => {}
+                _ => {
+                    return Err(AppError::Forbidden(format!(
+                        "origin {origin:?} is not allowed"
+                    )));
+                }
+            }
+        }
+        if let Some(token) = &self.token
+            && req.path().starts_with("/api/")
+        {
+            let bearer = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            // Browsers cannot set headers on a WebSocket upgrade; the token may ride in the
+            // query string there.
+            let query_token = (req.path() == "/api/events")
+                .then(|| {
+                    web::Query::<std::collections::HashMap<String, String>>::from_query(
+                        req.query_string(),
+                    )
+                    .ok()
+                    .and_then(|q| q.get("token").cloned())
+                })
+                .flatten();
+            let given = bearer.map(str::to_string).or(query_token);
+            if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+                return Err(AppError::Unauthorized(
+                    "missing or wrong API token (send Authorization: Bearer TOKEN)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let guard = req.app_data::<web::Data<Guard>>().cloned();
+    if let Some(g) = guard
+        && let Err(e) = g.check(&req)
+    {
+        return Err(e.into());
+    }
+    next.call(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("127.0.0.1:7070"), "127.0.0.1");
+        assert_eq!(host_of("LocalHost"), "localhost");
+        assert_eq!(host_of("[::1]:80"), "[::1]");
+        assert_eq!(host_of("evil.example:7070"), "evil.example");
+        let g = Guard {
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            token: None,
+        };
+        assert!(g.host_allowed("localhost:7070"));
+        assert!(!g.host_allowed("localhost.evil.example"));
+        assert!(!g.host_allowed("127.0.0.1.nip.io"));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+    }
+}

@@ -1,0 +1,75 @@
+//! `GET /api/system`: what the daemon is and what this machine can run.
+
+use super::{AppState, ok};
+use crate::error::AppResult;
+use crate::runtime::process;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SystemInfo {
+    pub version: String,
+    pub pid: u32,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub uptime_secs: i64,
+    pub data_dir: String,
+    pub bind: String,
+    pub servers: ServerCounts,
+    /// Commands servers are usually started with, and where they resolve on this machine's
+    /// PATH (null: not found).
+    pub runtimes: BTreeMap<String, Option<String>>,
+    /// Container servers need a Docker engine; this build does not run them yet.
+    pub docker: DockerInfo,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ServerCounts {
+    pub total: usize,
+    pub by_status: BTreeMap<String, usize>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DockerInfo {
+    pub supported: bool,
+    pub message: String,
+}
+
+/// Daemon version, uptime, server counts and available runtimes.
+#[utoipa::path(get, path = "/api/system", tag = "system",
+    responses((status = 200, body = SystemInfo)))]
+pub async fn system(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let views = super::servers::views(&state).await?;
+    let mut by_status = BTreeMap::new();
+    for v in &views {
+        *by_status.entry(v.status.as_str().to_string()).or_insert(0) += 1;
+    }
+    let path = std::env::var("PATH").ok();
+    let runtimes = ["node", "npx", "python3", "uvx", "uv", "docker"]
+        .iter()
+        .map(|c| {
+            let found = process::resolve_command(c, path.as_deref(), None)
+                .ok()
+                .map(|p| p.display().to_string());
+            (c.to_string(), found)
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    Ok(ok(SystemInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        started_at: state.started_at,
+        uptime_secs: (now - state.started_at).num_seconds(),
+        data_dir: state.data_dir.display().to_string(),
+        bind: state.bind.clone(),
+        servers: ServerCounts {
+            total: views.len(),
+            by_status,
+        },
+        runtimes,
+        docker: DockerInfo {
+            supported: false,
+            message: "container servers are not supported by this build yet".into(),
+        },
+    }))
+}

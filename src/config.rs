@@ -1,0 +1,76 @@
+//! Daemon configuration: flags and their environment variables, with defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on. Binding anything but loopback requires --token.
+    #[arg(long, env = "MCP_MANAGER_BIND", default_value = "127.0.0.1:7070")]
+    pub bind: SocketAddr,
+    /// Where the store and state live [default: $XDG_DATA_HOME/mcp-manager]
+    #[arg(long, env = "MCP_MANAGER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// API token; when set, every API request must carry `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "MCP_MANAGER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Extra host names accepted in Host and Origin headers (loopback names always are).
+    #[arg(
+        long = "allowed-host",
+        env = "MCP_MANAGER_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Log filter, e.g. `info` or `mcp_manager=debug`.
+    #[arg(long, env = "MCP_MANAGER_LOG", default_value = "info,rmcp=warn")]
+    pub log: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub token: Option<String>,
+    pub allowed_hosts: Vec<String>,
+}
+
+pub fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("mcp-manager")
+}
+
+impl Config {
+    pub fn from_args(a: ServeArgs) -> Result<Config, String> {
+        let token = a.token.filter(|t| !t.is_empty());
+        if !a.bind.ip().is_loopback() && token.is_none() {
+            return Err(format!(
+                "refusing to listen on {} without an API token: a server definition is a command \
+                 that will run on this machine. Set --token (or MCP_MANAGER_TOKEN), or bind 127.0.0.1.",
+                a.bind
+            ));
+        }
+        let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if !a.bind.ip().is_unspecified() {
+            allowed_hosts.push(a.bind.ip().to_string());
+        }
+        allowed_hosts.extend(
+            a.allowed_hosts
+                .into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
+        );
+        Ok(Config {
+            bind: a.bind,
+            data_dir: a.data_dir.unwrap_or_else(default_data_dir),
+            token,
+            allowed_hosts,
+        })
+    }
+}

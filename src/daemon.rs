@@ -1,0 +1,158 @@
+//! `mcp-manager serve`: starts the daemon and choreographs its shutdown.
+//!
+//! Start: data dir → end what a killed previous run left behind → store (migrations) →
+//! bus, log sink, registry (servers restore their desired state) → HTTP.
+//! Shutdown on SIGINT/SIGTERM: stop accepting HTTP → stop every server (in parallel, each
+//! with its grace period) → flush logs → close the store.
+
+use crate::actors::bus::EventBus;
+use crate::actors::registry::{Load, Registry, ShutdownAll};
+use crate::actors::server::Deps;
+use crate::api::{self, AppState, security::Guard};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Store;
+use crate::logs::LogSink;
+use crate::model::ServerRecord;
+use crate::runtime::process;
+use actix::Actor;
+use actix_web::{App, HttpServer, middleware, web};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The id of this data dir's daemon instance, marking the processes it spawns.
+fn instance_id(data_dir: &std::path::Path) -> Result<String, String> {
+    let path = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_string();
+        if !id.is_empty() {
+            return Ok(id);
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(&path, &id).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(id)
+}
+
+fn prepare_data_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    prepare_data_dir(&config.data_dir)?;
+    let instance = instance_id(&config.data_dir)?;
+    let swept = tokio::task::spawn_blocking({
+        let instance = instance.clone();
+        move || process::sweep_orphans(&instance, Duration::from_secs(3))
+    })
+    .await
+    .unwrap_or(0);
+    if swept > 0 {
+        tracing::warn!(
+            processes = swept,
+            "ended processes left running by a previous run"
+        );
+    }
+
+    let db_path = config.data_dir.join("mcp-manager.db");
+    let store = Store::open(&db_path).map_err(|e| e.to_string())?;
+    let records = store
+        .read(|c| {
+            use crate::db::models::ServerRow;
+            use crate::db::schema::servers::dsl;
+            use diesel::prelude::*;
+            dsl::servers.select(ServerRow::as_select()).load(c)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let bus = EventBus::default().start();
+    let mut log_sink = LogSink::start(store.clone(), bus.clone());
+    let clock = Arc::new(SystemClock);
+    let deps = Deps {
+        store: store.clone(),
+        bus: bus.clone(),
+        logs: log_sink.sender(),
+        clock: clock.clone(),
+        instance_id: instance.clone(),
+    };
+    let registry = Registry::new(deps).start();
+    registry
+        .send(Load(
+            records.into_iter().map(ServerRecord::from_row).collect(),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let state = web::Data::new(AppState {
+        registry: registry.clone(),
+        bus: bus.clone(),
+        store: store.clone(),
+        started_at: clock.now(),
+        data_dir: config.data_dir.clone(),
+        bind: config.bind.to_string(),
+        instance_id: instance,
+    });
+    let guard = web::Data::new(Guard {
+        allowed_hosts: config.allowed_hosts.clone(),
+        token: config.token.clone(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(guard.clone())
+            .wrap(middleware::from_fn(api::security::guard))
+            .configure(api::configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(5)
+    .workers(2)
+    .bind(config.bind)
+    .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addrs = server.addrs();
+    let server = server.run();
+    let handle = server.handle();
+    for a in &addrs {
+        // Tests and scripts read this line to find the port when binding port 0.
+        println!("mcp-manager listening on http://{a}");
+    }
+    let _ = std::io::stdout().flush();
+    tracing::info!(addrs = ?addrs, data_dir = %config.data_dir.display(), "ready");
+
+    let server_task = actix_web::rt::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("shutting down: stopping HTTP");
+    let stop_http = handle.stop(true);
+    tracing::info!("stopping servers");
+    let _ = registry.send(ShutdownAll).await;
+    stop_http.await;
+    let _ = server_task.await;
+    tracing::info!("flushing logs");
+    drop(registry);
+    log_sink.flush_and_close(Duration::from_secs(10)).await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the daemon still serves; it ends when killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = int.recv() => tracing::info!("SIGINT"),
+    }
+}

@@ -1,0 +1,270 @@
+//! The Store: the SQLite file, its migrations and every query.
+//!
+//! Diesel is synchronous, so nothing here runs on an actor's thread. Writes go through one
+//! [`StoreWriter`] actor on its own thread (SQLite has one writer; serializing writes here
+//! avoids `SQLITE_BUSY` storms and keeps each batch in one `BEGIN IMMEDIATE` transaction).
+//! Reads use a small pool on the blocking thread pool. Shutdown: when the last [`Store`]
+//! handle is dropped the writer's thread ends; [`Store::close`] checkpoints the WAL first.
+
+pub mod models;
+pub mod schema;
+
+use crate::error::{AppError, AppResult};
+use actix::prelude::*;
+use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::Path;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Pragmas set on every connection: WAL for concurrent readers, foreign keys for the seed's
+/// `ON DELETE CASCADE`, a busy timeout instead of immediate `SQLITE_BUSY`.
+pub const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+#[derive(Debug)]
+struct Pragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(CONNECTION_PRAGMAS)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+pub fn open_connection(path: &Path) -> AppResult<SqliteConnection> {
+    let url = path.to_string_lossy().to_string();
+    let mut conn = SqliteConnection::establish(&url)
+        .map_err(|e| AppError::Internal(format!("cannot open {url}: {e}")))?;
+    conn.batch_execute(CONNECTION_PRAGMAS)?;
+    Ok(conn)
+}
+
+/// Runs pending migrations. A store written by a newer build (it has migrations this binary
+/// does not know) is refused rather than damaged.
+pub fn migrate(conn: &mut SqliteConnection) -> AppResult<()> {
+    let applied = conn
+        .applied_migrations()
+        .map_err(|e| AppError::Internal(format!("reading migrations: {e}")))?;
+    let known: Vec<String> = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
+        .map_err(|e| AppError::Internal(format!("embedded migrations: {e}")))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    if let Some(unknown) = applied
+        .iter()
+        .map(|v| v.to_string())
+        .find(|v| !known.contains(v))
+    {
+        return Err(AppError::Internal(format!(
+            "the store was written by a newer mcp-manager (migration {unknown} is unknown to this build); refusing to start"
+        )));
+    }
+    conn.run_pending_migrations(MIGRATIONS)
+        .map_err(|e| AppError::Internal(format!("running migrations: {e}")))?;
+    Ok(())
+}
+
+type ExecFn<R> = Box<dyn FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send>;
+
+/// One write, run inside a `BEGIN IMMEDIATE` transaction on the writer's thread.
+pub struct Exec<R: Send + 'static>(ExecFn<R>);
+
+impl<R: Send + 'static> Message for Exec<R> {
+    type Result = QueryResult<R>;
+}
+
+/// The single writer. Runs on its own SyncArbiter thread.
+pub struct StoreWriter {
+    conn: SqliteConnection,
+}
+
+impl Actor for StoreWriter {
+    type Context = SyncContext<Self>;
+}
+
+impl<R: Send + 'static> Handler<Exec<R>> for StoreWriter {
+    type Result = QueryResult<R>;
+
+    fn handle(&mut self, msg: Exec<R>, _: &mut Self::Context) -> Self::Result {
+        self.conn.immediate_transaction(|c| (msg.0)(c))
+    }
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: Addr<StoreWriter>,
+    pool: Pool<ConnectionManager<SqliteConnection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file, runs migrations, starts the writer.
+    /// Must be called inside an actix System.
+    pub fn open(path: &Path) -> AppResult<Store> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        restrict_permissions(path);
+        let url = path.to_string_lossy().to_string();
+        let pool = Pool::builder()
+            .max_size(4)
+            .min_idle(Some(1))
+            .connection_customizer(Box::new(Pragmas))
+            .build(ConnectionManager::<SqliteConnection>::new(url))
+            .map_err(|e| AppError::Internal(format!("connection pool: {e}")))?;
+        // SyncArbiter wants a factory; the migrated connection is handed to its one thread.
+        let slot = std::sync::Mutex::new(Some(conn));
+        let path_again = path.to_path_buf();
+        let writer = SyncArbiter::start(1, move || {
+            let taken = slot.lock().ok().and_then(|mut s| s.take());
+            let conn = match taken {
+                Some(conn) => conn,
+                None => match open_connection(&path_again) {
+                    Ok(conn) => conn,
+                    Err(e) => panic!("store writer cannot reopen the database: {e}"),
+                },
+            };
+            StoreWriter { conn }
+        });
+        Ok(Store { writer, pool })
+    }
+
+    /// Runs `f` as one write transaction on the writer thread.
+    pub async fn write<R, F>(&self, f: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+    {
+        self.writer
+            .send(Exec(Box::new(f)))
+            .await
+            .map_err(|e| AppError::Unavailable(format!("store writer: {e}")))?
+            .map_err(AppError::from)
+    }
+
+    /// Queues a write without waiting for it; writes queued by one caller apply in order.
+    /// Failures are logged (the caller has nobody to tell).
+    pub fn write_detached<R, F>(&self, f: F)
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+    {
+        self.writer.do_send(Exec(Box::new(move |c| {
+            let result = f(c);
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "store write failed");
+            }
+            result
+        })));
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    pub async fn read<R, F>(&self, f: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| AppError::Internal(format!("store pool: {e}")))?;
+            f(&mut conn).map_err(AppError::from)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("store task: {e}")))?
+    }
+
+    /// Checkpoints the WAL so the file is complete on its own after shutdown.
+    pub async fn close(&self) {
+        let _ = self
+            .write(|c| {
+                c.batch_execute("PRAGMA optimize;")?;
+                Ok(())
+            })
+            .await;
+        let _ = self
+            .read(|c| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"))
+            .await;
+    }
+}
+
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    // The store holds secret env values: only the daemon's user may read it.
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_dump(conn: &mut SqliteConnection) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            sql: String,
+        }
+        diesel::sql_query(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL \
+             AND name NOT LIKE '__diesel%' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .load::<Row>(conn)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.sql)
+        .collect()
+    }
+
+    #[test]
+    fn migrations_go_up_down_and_up_again_to_the_same_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open_connection(&dir.path().join("t.db")).expect("open");
+        migrate(&mut conn).expect("up");
+        let up = schema_dump(&mut conn);
+        assert!(up.iter().any(|s| s.contains("CREATE TABLE servers")));
+        assert!(up.iter().any(|s| s.contains("CREATE TABLE health_metrics")));
+        assert!(up.iter().any(|s| s.contains("CREATE TABLE server_logs")));
+        conn.revert_all_migrations(MIGRATIONS).expect("down");
+        assert_eq!(
+            schema_dump(&mut conn),
+            Vec::<String>::new(),
+            "down.sql left objects behind"
+        );
+        migrate(&mut conn).expect("up again");
+        assert_eq!(schema_dump(&mut conn), up);
+    }
+
+    #[test]
+    fn foreign_keys_cascade() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open_connection(&dir.path().join("t.db")).expect("open");
+        migrate(&mut conn).expect("up");
+        conn.batch_execute(
+            "INSERT INTO servers (id, name, type) VALUES ('a', 'a', 'process');
+             INSERT INTO server_logs (server_id, level, message) VALUES ('a', 'info', 'x');
+             DELETE FROM servers WHERE id = 'a';",
+        )
+        .expect("exec");
+        use schema::server_logs::dsl::*;
+        let n: i64 = server_logs.count().get_result(&mut conn).expect("count");
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open_connection(&dir.path().join("t.db")).expect("open");
+        migrate(&mut conn).expect("up");
+        conn.batch_execute(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000000')",
+        )
+        .expect("insert");
+        let err = migrate(&mut conn).expect_err("must refuse");
+        assert!(err.to_string().contains("newer mcp-manager"), "{err}");
+    }
+}

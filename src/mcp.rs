@@ -1,0 +1,251 @@
+//! The upstream MCP session of a server: the manager as the server's MCP client.
+//!
+//! A session belongs to its ServerActor; others (the API's tool view, the health probe, the
+//! gateway) use it through a cloned [`Peer`]. The protocol era is negotiated: rmcp's `Auto`
+//! lifecycle tries `server/discover` (2026-07-28) and falls back to `initialize`
+//! (2025-11-25 and older). The client's response cache is disabled, so a probe or a list
+//! always reaches the server. Shutdown: [`McpSession::close`] cancels the service, which
+//! drops the transport (for stdio that closes the child's stdin, the MCP way to ask a stdio
+//! server to exit).
+
+use crate::logs::{LogSender, Source};
+use crate::model::{McpInfo, McpItem};
+#[allow(deprecated)]
+use rmcp::model::{
+    ClientCapabilities, ClientRequest, Implementation, InitializeRequestParams, LoggingLevel,
+    LoggingMessageNotificationParam, ProtocolVersion, ServerResult,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient, RunningService,
+};
+use rmcp::{ClientHandler, ServiceExt as _};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Our side of the session: identifies the manager and records the server's log
+/// notifications.
+#[derive(Clone)]
+pub struct ManagerClient {
+    server_id: String,
+    logs: Option<LogSender>,
+}
+
+// MCP logging is deprecated by SEP-2577, but the servers people run today still send it.
+#[allow(deprecated)]
+impl ClientHandler for ManagerClient {
+    fn get_info(&self) -> InitializeRequestParams {
+        let mut info = Implementation::from_build_env();
+        info.name = "mcp-manager".into();
+        info.version = env!("CARGO_PKG_VERSION").into();
+        InitializeRequestParams::new(ClientCapabilities::default(), info)
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(logs) = &self.logs {
+            let level = match params.level {
+                LoggingLevel::Debug => "debug",
+                LoggingLevel::Info | LoggingLevel::Notice => "info",
+                LoggingLevel::Warning => "warn",
+                _ => "error",
+            };
+            let text = match &params.data {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let message = match &params.logger {
+                Some(logger) => format!("[{logger}] {text}"),
+                None => text,
+            };
+            logs.send(crate::logs::LogLine {
+                server_id: self.server_id.clone(),
+                level,
+                message: crate::logs::sanitize(message.as_bytes()),
+                source: Source::Mcp,
+                timestamp: chrono::Utc::now(),
+                truncated: false,
+            });
+        }
+    }
+}
+
+pub struct McpSession {
+    service: RunningService<RoleClient, ManagerClient>,
+}
+
+fn lifecycle() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    }
+}
+
+impl McpSession {
+    /// Handshake over a stdio pair (the filtered stdout of the child, and its stdin).
+    pub async fn connect_stdio<R, W>(
+        server_id: &str,
+        logs: Option<LogSender>,
+        reader: R,
+        writer: W,
+    ) -> Result<McpSession, String>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let client = ManagerClient {
+            server_id: server_id.to_string(),
+            logs,
+        };
+        let service = client
+            .serve_with_lifecycle((reader, writer), lifecycle())
+            .await
+            .map_err(|e| format!("MCP handshake failed: {e}"))?;
+        Ok(Self::ready(service).await)
+    }
+
+    /// Handshake with a Streamable HTTP endpoint; retried until `deadline` because a freshly
+    /// spawned server needs a moment before it listens.
+    pub async fn connect_http(
+        server_id: &str,
+        logs: Option<LogSender>,
+        url: &str,
+        deadline: Instant,
+    ) -> Result<McpSession, String> {
+        let mut last_error;
+        loop {
+            let client = ManagerClient {
+                server_id: server_id.to_string(),
+                logs: logs.clone(),
+            };
+            let transport =
+                rmcp::transport::StreamableHttpClientTransport::from_uri(url.to_string());
+            match client.serve(transport).await {
+                Ok(service) => return Ok(Self::ready(service).await),
+                Err(e) => last_error = format!("MCP handshake with {url} failed: {e}"),
+            }
+            if Instant::now() + Duration::from_millis(200) >= deadline {
+                return Err(last_error);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn ready(service: RunningService<RoleClient, ManagerClient>) -> McpSession {
+        // Never answer from a cache: a list or a probe must reach the server.
+        service
+            .peer()
+            .set_response_cache_config(rmcp::service::ClientCacheConfig::disabled())
+            .await;
+        McpSession { service }
+    }
+
+    pub fn peer(&self) -> Peer<RoleClient> {
+        self.service.peer().clone()
+    }
+
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+/// One liveness round trip: `ping` for servers that speak it, `server/discover` (uncached)
+/// for stateless 2026-era servers.
+pub async fn ping(peer: &Peer<RoleClient>) -> Result<Duration, String> {
+    let started = Instant::now();
+    let modern = peer
+        .peer_info()
+        .is_some_and(|i| i.protocol_version == ProtocolVersion::V_2026_07_28);
+    let result = if modern {
+        peer.discover(Default::default()).await.map(|_| ())
+    } else {
+        peer.send_request(ClientRequest::PingRequest(Default::default()))
+            .await
+            .and_then(|r| match r {
+                ServerResult::EmptyResult(_) => Ok(()),
+                _ => Err(rmcp::ServiceError::UnexpectedResponse),
+            })
+    };
+    result.map_err(|e| e.to_string())?;
+    Ok(started.elapsed())
+}
+
+fn item(v: serde_json::Value) -> McpItem {
+    let serde_json::Value::Object(mut map) = v else {
+        return McpItem {
+            name: String::new(),
+            title: None,
+            description: None,
+            detail: serde_json::Value::Null,
+        };
+    };
+    let mut take = |k: &str| match map.remove(k) {
+        Some(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let name = take("name").or_else(|| take("uri")).unwrap_or_default();
+    let title = take("title");
+    let description = take("description");
+    McpItem {
+        name,
+        title,
+        description,
+        detail: serde_json::Value::Object(map),
+    }
+}
+
+fn items<T: serde::Serialize>(list: Vec<T>) -> Vec<McpItem> {
+    list.into_iter()
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .map(item)
+        .collect()
+}
+
+/// What the server is and offers, read live.
+pub async fn describe(peer: &Peer<RoleClient>) -> Result<McpInfo, String> {
+    let info = peer.peer_info();
+    let caps = info
+        .as_ref()
+        .map(|i| i.capabilities.clone())
+        .unwrap_or_default();
+    let err = |what: &str, e: rmcp::ServiceError| format!("listing {what} failed: {e}");
+    let tools = if caps.tools.is_some() {
+        items(peer.list_all_tools().await.map_err(|e| err("tools", e))?)
+    } else {
+        vec![]
+    };
+    let resources = if caps.resources.is_some() {
+        items(
+            peer.list_all_resources()
+                .await
+                .map_err(|e| err("resources", e))?,
+        )
+    } else {
+        vec![]
+    };
+    let prompts = if caps.prompts.is_some() {
+        items(
+            peer.list_all_prompts()
+                .await
+                .map_err(|e| err("prompts", e))?,
+        )
+    } else {
+        vec![]
+    };
+    Ok(McpInfo {
+        server_info: info
+            .as_ref()
+            .and_then(|i| i.server_info.as_ref())
+            .and_then(|s| serde_json::to_value(s).ok()),
+        protocol_version: info.as_ref().map(|i| i.protocol_version.to_string()),
+        capabilities: serde_json::to_value(&caps).unwrap_or_default(),
+        instructions: info.as_ref().and_then(|i| i.instructions.clone()),
+        tools,
+        resources,
+        prompts,
+        recorded_at: Some(chrono::Utc::now()),
+        live: true,
+    })
+}

@@ -1,0 +1,737 @@
+//! The server model: what a user defines (create / patch requests, validated here), what the
+//! store keeps ([`ServerRecord`], converted from and to rows), and what the API shows
+//! ([`ServerView`]). Secret env values enter here and never leave through a view.
+
+use crate::db::models::ServerRow;
+use crate::error::{AppError, AppResult};
+use crate::state::{BackoffSettings, ExitInfo, RestartPolicy, StatusKind};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerType {
+    /// Any executable.
+    #[default]
+    Process,
+    /// A Node.js server (`npx -y PACKAGE`, `node server.js`): a preset of `process`.
+    Nodejs,
+    /// A Python server (`uvx PACKAGE`, `python -m MODULE`): a preset of `process`.
+    Python,
+    /// A Docker container (not yet supported by this build).
+    Container,
+    /// A server the manager does not run (not yet supported by this build).
+    Remote,
+}
+
+impl ServerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerType::Process => "process",
+            ServerType::Nodejs => "nodejs",
+            ServerType::Python => "python",
+            ServerType::Container => "container",
+            ServerType::Remote => "remote",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+    pub fn is_process(self) -> bool {
+        matches!(
+            self,
+            ServerType::Process | ServerType::Nodejs | ServerType::Python
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// The manager holds the server's stdin/stdout; stdout carries JSON-RPC only.
+    #[default]
+    Stdio,
+    /// Streamable HTTP at `url` (or `http://127.0.0.1:{port}/mcp`).
+    Http,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "http",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredState {
+    Running,
+    #[default]
+    Stopped,
+}
+
+impl DesiredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredState::Running => "running",
+            DesiredState::Stopped => "stopped",
+        }
+    }
+}
+
+/// Timing settings of one server, stored in the `config` column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// How long a start may take before the run is abandoned (default 120 s, enough for a
+    /// first `npx -y` download).
+    pub start_timeout_secs: f64,
+    /// Grace period between SIGTERM and SIGKILL when stopping (default 10 s).
+    pub stop_grace_secs: f64,
+    pub backoff: BackoffSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            start_timeout_secs: 120.0,
+            stop_grace_secs: 10.0,
+            backoff: BackoffSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    fn validate(&self) -> AppResult<()> {
+        if !(self.start_timeout_secs.is_finite()
+            && (0.1..=3600.0).contains(&self.start_timeout_secs))
+        {
+            return Err(AppError::Validation(
+                "start_timeout_secs must be between 0.1 and 3600".into(),
+            ));
+        }
+        if !(self.stop_grace_secs.is_finite() && (0.0..=3600.0).contains(&self.stop_grace_secs)) {
+            return Err(AppError::Validation(
+                "stop_grace_secs must be between 0 and 3600".into(),
+            ));
+        }
+        self.backoff.validate().map_err(AppError::Validation)
+    }
+}
+
+/// How the last run ended, as stored and shown.
+pub type LastExit = ExitInfo;
+
+/// What the server told us about itself during the MCP handshake, plus its lists.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+pub struct McpInfo {
+    /// `serverInfo` from the handshake: name, version, title.
+    #[schema(value_type = Object)]
+    pub server_info: Option<serde_json::Value>,
+    pub protocol_version: Option<String>,
+    #[schema(value_type = Object)]
+    pub capabilities: serde_json::Value,
+    pub instructions: Option<String>,
+    pub tools: Vec<McpItem>,
+    pub resources: Vec<McpItem>,
+    pub prompts: Vec<McpItem>,
+    /// When this was read from the server.
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// True when read live from the running server, false when it is the last recorded copy.
+    #[serde(default)]
+    pub live: bool,
+}
+
+/// A tool, resource or prompt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct McpItem {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Tools: the input schema. Resources: the URI and MIME type. Prompts: the arguments.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// A server as the store keeps it: the user's definition plus run bookkeeping.
+#[derive(Debug, Clone)]
+pub struct ServerRecord {
+    pub id: String,
+    pub name: String,
+    pub kind: ServerType,
+    pub transport: Transport,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub working_directory: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub secret_env: BTreeMap<String, String>,
+    pub port: Option<u16>,
+    pub health_endpoint: Option<String>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    pub restart_policy: RestartPolicy,
+    pub desired_state: DesiredState,
+    pub settings: Settings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    // bookkeeping, written by the ServerActor only
+    pub status: StatusKind,
+    pub health_status: String,
+    pub last_health_check: Option<DateTime<Utc>>,
+    pub process_id: Option<u32>,
+    pub process_group: Option<i32>,
+    pub restart_count: u32,
+    pub last_exit: Option<LastExit>,
+    pub last_error: Option<String>,
+    pub generation: u64,
+    pub mcp_info: Option<McpInfo>,
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(t, Utc)
+}
+
+fn parse_status(s: &str) -> StatusKind {
+    serde_json::from_value(serde_json::Value::String(s.into())).unwrap_or(StatusKind::Stopped)
+}
+
+impl ServerRecord {
+    pub fn from_row(row: ServerRow) -> ServerRecord {
+        ServerRecord {
+            kind: ServerType::parse(&row.type_).unwrap_or_default(),
+            transport: if row.transport == "http" {
+                Transport::Http
+            } else {
+                Transport::Stdio
+            },
+            args: serde_json::from_str(&row.args).unwrap_or_default(),
+            env: serde_json::from_str(&row.env).unwrap_or_default(),
+            secret_env: serde_json::from_str(&row.secret_env).unwrap_or_default(),
+            port: row.port.and_then(|p| u16::try_from(p).ok()),
+            restart_policy: RestartPolicy::parse(&row.restart_policy).unwrap_or_default(),
+            desired_state: if row.desired_state == "running" {
+                DesiredState::Running
+            } else {
+                DesiredState::Stopped
+            },
+            settings: serde_json::from_str(&row.config).unwrap_or_default(),
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+            status: parse_status(&row.status),
+            last_health_check: row.last_health_check.map(utc),
+            process_id: row.process_id.and_then(|p| u32::try_from(p).ok()),
+            restart_count: u32::try_from(row.restart_count).unwrap_or(0),
+            last_exit: row.last_exit.and_then(|s| serde_json::from_str(&s).ok()),
+            generation: u64::try_from(row.generation).unwrap_or(0),
+            mcp_info: row.mcp_info.and_then(|s| serde_json::from_str(&s).ok()),
+            id: row.id,
+            name: row.name,
+            command: row.command,
+            working_directory: row.working_directory,
+            health_endpoint: row.health_endpoint,
+            url: row.url,
+            image: row.image,
+            health_status: row.health_status,
+            process_group: row.process_group,
+            last_error: row.last_error,
+        }
+    }
+
+    pub fn to_row(&self) -> ServerRow {
+        let json = |v: &dyn erased::Ser| v.to_json();
+        ServerRow {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            type_: self.kind.as_str().into(),
+            image: self.image.clone(),
+            status: self.status.as_str().into(),
+            port: self.port.map(i32::from),
+            container_id: None,
+            config: json(&self.settings),
+            created_at: self.created_at.naive_utc(),
+            updated_at: self.updated_at.naive_utc(),
+            command: self.command.clone(),
+            args: json(&self.args),
+            working_directory: self.working_directory.clone(),
+            process_id: self.process_id.and_then(|p| i32::try_from(p).ok()),
+            health_endpoint: self.health_endpoint.clone(),
+            last_health_check: self.last_health_check.map(|t| t.naive_utc()),
+            health_status: self.health_status.clone(),
+            transport: self.transport.as_str().into(),
+            url: self.url.clone(),
+            env: json(&self.env),
+            secret_env: json(&self.secret_env),
+            restart_policy: self.restart_policy.as_str().into(),
+            desired_state: self.desired_state.as_str().into(),
+            last_exit: self.last_exit.as_ref().map(|e| json(e)),
+            last_error: self.last_error.clone(),
+            restart_count: i32::try_from(self.restart_count).unwrap_or(i32::MAX),
+            generation: i64::try_from(self.generation).unwrap_or(i64::MAX),
+            process_group: self.process_group,
+            mcp_info: self.mcp_info.as_ref().map(|m| json(m)),
+        }
+    }
+
+    /// The URL of the server's Streamable HTTP endpoint, for `transport = http`.
+    pub fn http_url(&self) -> Option<String> {
+        self.url
+            .clone()
+            .or_else(|| self.port.map(|p| format!("http://127.0.0.1:{p}/mcp")))
+    }
+}
+
+mod erased {
+    /// Serializes any of the record's JSON columns; these types cannot fail to serialize.
+    pub trait Ser {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
+}
+
+/// A server as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServerView {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ServerType,
+    pub transport: Transport,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub working_directory: Option<String>,
+    pub env: BTreeMap<String, String>,
+    /// Names of the secret variables. Their values are write-only and never shown.
+    pub secret_env: Vec<String>,
+    pub port: Option<u16>,
+    pub health_endpoint: Option<String>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    pub restart_policy: RestartPolicy,
+    pub desired_state: DesiredState,
+    pub status: StatusKind,
+    /// When the current status began.
+    pub status_since: Option<DateTime<Utc>>,
+    /// In `backoff`: when the next start is due.
+    pub next_start_at: Option<DateTime<Utc>>,
+    pub health_status: String,
+    pub last_health_check: Option<DateTime<Utc>>,
+    pub process_id: Option<u32>,
+    pub restart_count: u32,
+    pub last_exit: Option<LastExit>,
+    pub last_error: Option<String>,
+    /// Run number, incremented on every start.
+    pub generation: u64,
+    pub start_timeout_secs: f64,
+    pub stop_grace_secs: f64,
+    pub backoff: BackoffSettings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ServerView {
+    pub fn from_record(r: &ServerRecord) -> ServerView {
+        ServerView {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            kind: r.kind,
+            transport: r.transport,
+            command: r.command.clone(),
+            args: r.args.clone(),
+            working_directory: r.working_directory.clone(),
+            env: r.env.clone(),
+            secret_env: r.secret_env.keys().cloned().collect(),
+            port: r.port,
+            health_endpoint: r.health_endpoint.clone(),
+            url: r.url.clone(),
+            image: r.image.clone(),
+            restart_policy: r.restart_policy,
+            desired_state: r.desired_state,
+            status: r.status,
+            status_since: None,
+            next_start_at: None,
+            health_status: r.health_status.clone(),
+            last_health_check: r.last_health_check,
+            process_id: r.process_id,
+            restart_count: r.restart_count,
+            last_exit: r.last_exit.clone(),
+            last_error: r.last_error.clone(),
+            generation: r.generation,
+            start_timeout_secs: r.settings.start_timeout_secs,
+            stop_grace_secs: r.settings.stop_grace_secs,
+            backoff: r.settings.backoff,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Body of `POST /api/servers`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerCreate {
+    /// Unique, URL-safe: letters, digits, `.`, `_`, `-`; at most 64 characters.
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: ServerType,
+    #[serde(default)]
+    pub transport: Transport,
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub working_directory: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Write-only values, e.g. API keys.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
+    pub port: Option<u16>,
+    pub health_endpoint: Option<String>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    pub start_timeout_secs: Option<f64>,
+    pub stop_grace_secs: Option<f64>,
+    pub backoff: Option<BackoffSettings>,
+    /// Start the server right after creating it.
+    #[serde(default)]
+    pub start: bool,
+}
+
+/// Deserializes a present field (even `null`) as `Some(..)`, so PATCH can tell "clear" from
+/// "leave alone".
+fn some<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Body of `PATCH /api/servers/{ref}`. Absent fields are left alone; `null` clears a
+/// nullable field. `env` replaces the whole map; `secret_env` merges (a `null` value removes
+/// that key), because the client cannot send back values it was never shown.
+/// Changes to a running server apply at its next start.
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerPatch {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<ServerType>,
+    pub transport: Option<Transport>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    pub command: Option<Option<String>>,
+    pub args: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    pub working_directory: Option<Option<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    pub secret_env: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<u16>)]
+    pub port: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    pub health_endpoint: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    pub url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    pub image: Option<Option<String>>,
+    pub restart_policy: Option<RestartPolicy>,
+    pub start_timeout_secs: Option<f64>,
+    pub stop_grace_secs: Option<f64>,
+    pub backoff: Option<BackoffSettings>,
+}
+
+pub fn validate_name(name: &str) -> AppResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(AppError::Validation(format!(
+            "invalid name {name:?}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )));
+    }
+    if uuid::Uuid::parse_str(name).is_ok() {
+        return Err(AppError::Validation(
+            "a name may not look like a server id (UUID)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn no_nul(what: &str, s: &str) -> AppResult<()> {
+    if s.contains('\0') {
+        return Err(AppError::Validation(format!("{what} contains a NUL byte")));
+    }
+    Ok(())
+}
+
+fn validate_env(what: &str, env: &BTreeMap<String, String>) -> AppResult<()> {
+    for (k, v) in env {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(AppError::Validation(format!(
+                "{what}: invalid variable name {k:?}"
+            )));
+        }
+        no_nul(&format!("{what}.{k}"), v)?;
+    }
+    Ok(())
+}
+
+impl ServerRecord {
+    /// Checks the definition as a whole (after a create or a patch was applied to it).
+    pub fn validate(&self) -> AppResult<()> {
+        validate_name(&self.name)?;
+        match self.kind {
+            ServerType::Container | ServerType::Remote => {
+                return Err(AppError::Validation(format!(
+                    "type '{}' is not supported by this build yet; use process, nodejs or python",
+                    self.kind.as_str()
+                )));
+            }
+            _ => {}
+        }
+        let command = self.command.as_deref().unwrap_or("");
+        if command.trim().is_empty() {
+            return Err(AppError::Validation(format!(
+                "command is required for type '{}'",
+                self.kind.as_str()
+            )));
+        }
+        no_nul("command", command)?;
+        for a in &self.args {
+            no_nul("args", a)?;
+        }
+        if let Some(dir) = &self.working_directory {
+            no_nul("working_directory", dir)?;
+            if !std::path::Path::new(dir).is_absolute() {
+                return Err(AppError::Validation(format!(
+                    "working_directory must be an absolute path, got {dir:?}"
+                )));
+            }
+        }
+        validate_env("env", &self.env)?;
+        validate_env("secret_env", &self.secret_env)?;
+        if let Some(duplicate) = self.env.keys().find(|k| self.secret_env.contains_key(*k)) {
+            return Err(AppError::Validation(format!(
+                "{duplicate} is in both env and secret_env"
+            )));
+        }
+        if self.port == Some(0) {
+            return Err(AppError::Validation(
+                "port must be between 1 and 65535".into(),
+            ));
+        }
+        if let Some(url) = &self.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(AppError::Validation(format!(
+                "url must start with http:// or https://, got {url:?}"
+            )));
+        }
+        if self.transport == Transport::Http && self.http_url().is_none() {
+            return Err(AppError::Validation(
+                "transport 'http' needs a url or a port".into(),
+            ));
+        }
+        self.settings.validate()
+    }
+
+    pub fn from_create(c: ServerCreate, now: DateTime<Utc>) -> AppResult<ServerRecord> {
+        let defaults = Settings::default();
+        let record = ServerRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: c.name,
+            kind: c.kind,
+            transport: c.transport,
+            command: c.command,
+            args: c.args,
+            working_directory: c.working_directory,
+            env: c.env,
+            secret_env: c.secret_env,
+            port: c.port,
+            health_endpoint: c.health_endpoint,
+            url: c.url,
+            image: c.image,
+            restart_policy: c.restart_policy,
+            desired_state: DesiredState::Stopped,
+            settings: Settings {
+                start_timeout_secs: c.start_timeout_secs.unwrap_or(defaults.start_timeout_secs),
+                stop_grace_secs: c.stop_grace_secs.unwrap_or(defaults.stop_grace_secs),
+                backoff: c.backoff.unwrap_or(defaults.backoff),
+            },
+            created_at: now,
+            updated_at: now,
+            status: StatusKind::Stopped,
+            health_status: "unknown".into(),
+            last_health_check: None,
+            process_id: None,
+            process_group: None,
+            restart_count: 0,
+            last_exit: None,
+            last_error: None,
+            generation: 0,
+            mcp_info: None,
+        };
+        record.validate()?;
+        Ok(record)
+    }
+
+    /// Applies a patch to a copy and validates the result; the original is untouched on error.
+    pub fn patched(&self, p: ServerPatch, now: DateTime<Utc>) -> AppResult<ServerRecord> {
+        let mut r = self.clone();
+        if let Some(v) = p.name {
+            r.name = v;
+        }
+        if let Some(v) = p.kind {
+            r.kind = v;
+        }
+        if let Some(v) = p.transport {
+            r.transport = v;
+        }
+        if let Some(v) = p.command {
+            r.command = v;
+        }
+        if let Some(v) = p.args {
+            r.args = v;
+        }
+        if let Some(v) = p.working_directory {
+            r.working_directory = v;
+        }
+        if let Some(v) = p.env {
+            r.env = v;
+        }
+        if let Some(secrets) = p.secret_env {
+            for (k, v) in secrets {
+                match v {
+                    Some(v) => r.secret_env.insert(k, v),
+                    None => r.secret_env.remove(&k),
+                };
+            }
+        }
+        if let Some(v) = p.port {
+            r.port = v;
+        }
+        if let Some(v) = p.health_endpoint {
+            r.health_endpoint = v;
+        }
+        if let Some(v) = p.url {
+            r.url = v;
+        }
+        if let Some(v) = p.image {
+            r.image = v;
+        }
+        if let Some(v) = p.restart_policy {
+            r.restart_policy = v;
+        }
+        if let Some(v) = p.start_timeout_secs {
+            r.settings.start_timeout_secs = v;
+        }
+        if let Some(v) = p.stop_grace_secs {
+            r.settings.stop_grace_secs = v;
+        }
+        if let Some(v) = p.backoff {
+            r.settings.backoff = v;
+        }
+        r.updated_at = now;
+        r.validate()?;
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(json: serde_json::Value) -> AppResult<ServerRecord> {
+        let c: ServerCreate =
+            serde_json::from_value(json).map_err(|e| AppError::Validation(e.to_string()))?;
+        ServerRecord::from_create(c, Utc::now())
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("time").is_ok());
+        assert!(validate_name("my_server-2.0").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a/b").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name(&"a".repeat(65)).is_err());
+        assert!(validate_name("0b9ef2a4-3b1e-4c55-9d7e-4a0f3b2f6a11").is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let e = create(serde_json::json!({"name": "a", "command": "x", "comand": "y"}));
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn round_trip_through_a_row() {
+        let r = create(serde_json::json!({
+            "name": "a", "command": "python3", "args": ["-m", "x; rm -rf /"],
+            "env": {"A": "1"}, "secret_env": {"KEY": "s3cret"}, "restart_policy": "always"
+        }))
+        .expect("valid");
+        let back = ServerRecord::from_row(r.to_row());
+        assert_eq!(back.args, r.args);
+        assert_eq!(
+            back.secret_env.get("KEY").map(String::as_str),
+            Some("s3cret")
+        );
+        assert_eq!(back.restart_policy, RestartPolicy::Always);
+        let view = serde_json::to_string(&ServerView::from_record(&back)).expect("json");
+        assert!(!view.contains("s3cret"), "secret leaked: {view}");
+        assert!(view.contains("\"KEY\""));
+    }
+
+    #[test]
+    fn patch_merges_secrets_and_clears_nullables() {
+        let r = create(serde_json::json!({
+            "name": "a", "command": "x", "working_directory": "/tmp",
+            "secret_env": {"A": "1", "B": "2"}
+        }))
+        .expect("valid");
+        let p: ServerPatch = serde_json::from_value(serde_json::json!({
+            "working_directory": null, "secret_env": {"A": null, "C": "3"}
+        }))
+        .expect("patch");
+        let r2 = r.patched(p, Utc::now()).expect("patched");
+        assert_eq!(r2.working_directory, None);
+        assert_eq!(r2.secret_env.keys().collect::<Vec<_>>(), vec!["B", "C"]);
+        let bad: ServerPatch =
+            serde_json::from_value(serde_json::json!({"command": null})).expect("patch");
+        assert!(r.patched(bad, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn invalid_definitions() {
+        for bad in [
+            serde_json::json!({"name": "a"}),
+            serde_json::json!({"name": "a", "command": "x", "working_directory": "rel/dir"}),
+            serde_json::json!({"name": "a", "command": "x", "env": {"A=B": "1"}}),
+            serde_json::json!({"name": "a", "command": "x", "transport": "http"}),
+            serde_json::json!({"name": "a", "command": "x", "start_timeout_secs": -1}),
+            serde_json::json!({"name": "a", "type": "container", "image": "x"}),
+            serde_json::json!({"name": "a", "command": "x", "env": {"A": "1"}, "secret_env": {"A": "2"}}),
+        ] {
+            assert!(create(bad.clone()).is_err(), "{bad}");
+        }
+    }
+}

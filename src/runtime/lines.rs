@@ -1,0 +1,106 @@
+//! Line splitting for child output: reads a pipe to EOF without ever stalling the child,
+//! caps each line, and keeps invalid UTF-8 lossily. A partial last line is flushed at EOF.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+pub struct Line {
+    pub bytes: Vec<u8>,
+    /// The line was longer than the cap; only its head is kept.
+    pub truncated: bool,
+}
+
+/// Splits a byte stream into capped lines.
+pub struct LineSplitter {
+    current: Vec<u8>,
+    truncated: bool,
+    max: usize,
+}
+
+impl LineSplitter {
+    pub fn new(max: usize) -> LineSplitter {
+        LineSplitter {
+            current: Vec::new(),
+            truncated: false,
+            max,
+        }
+    }
+
+    /// Feeds a chunk; complete lines are appended to `out`.
+    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Line>) {
+        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+            self.push(&chunk[..pos]);
+            let mut bytes = std::mem::take(&mut self.current);
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
+            out.push(Line {
+                bytes,
+                truncated: std::mem::take(&mut self.truncated),
+            });
+            chunk = &chunk[pos + 1..];
+        }
+        self.push(chunk);
+    }
+
+    /// The partial last line, at EOF.
+    pub fn finish(&mut self) -> Option<Line> {
+        (!self.current.is_empty()).then(|| Line {
+            bytes: std::mem::take(&mut self.current),
+            truncated: std::mem::take(&mut self.truncated),
+        })
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let room = self.max.saturating_sub(self.current.len());
+        if data.len() > room {
+            self.truncated = true;
+        }
+        self.current
+            .extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+/// Reads `reader` to EOF and calls `on_line` for each line (without its newline).
+pub async fn read_lines<R, F>(mut reader: R, max_line: usize, mut on_line: F)
+where
+    R: AsyncRead + Unpin,
+    F: FnMut(Line),
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut splitter = LineSplitter::new(max_line);
+    let mut lines = Vec::new();
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        splitter.feed(&buf[..n], &mut lines);
+        lines.drain(..).for_each(&mut on_line);
+    }
+    if let Some(last) = splitter.finish() {
+        on_line(last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn splits_caps_and_flushes_the_tail() {
+        let mut out = vec![];
+        read_lines(&b"a\r\nbbbbbb\n\xffc\ntail"[..], 4, |l: Line| {
+            out.push((String::from_utf8_lossy(&l.bytes).into_owned(), l.truncated));
+        })
+        .await;
+        assert_eq!(
+            out,
+            vec![
+                ("a".into(), false),
+                ("bbbb".into(), true),
+                ("\u{fffd}c".into(), false),
+                ("tail".into(), false)
+            ]
+        );
+    }
+}

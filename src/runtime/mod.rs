@@ -1,0 +1,5 @@
+//! Runtimes that run a server: host processes today; containers join them behind the same
+//! ServerActor later.
+
+pub mod lines;
+pub mod process;
