@@ -358,7 +358,7 @@ mod tests {
             .iter()
             .filter(|to| transition_allowed(Failed, **to))
             .collect();
-        assert_eq!(from_failed, vec![&Starting, &Stopped]);
+        assert_eq!(from_failed, vec![&Stopped, &Starting]);
         // and the automatic paths never lead out of Failed: Backoff is not reachable from it
         assert!(!transition_allowed(Failed, Backoff));
         assert!(!transition_allowed(Failed, Running));

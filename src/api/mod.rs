@@ -84,6 +84,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/servers/{ref}/restart", web::post().to(servers::restart))
             .route("/servers/{ref}/mcp", web::get().to(servers::mcp))
             .route("/servers/{ref}/logs", web::get().to(servers::logs))
+            .route(
+                "/servers/{ref}/tools/{tool}/call",
+                web::post().to(servers::call_tool),
+            )
             .route("/system", web::get().to(system::system))
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/events", web::get().to(events::events)),

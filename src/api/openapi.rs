@@ -10,14 +10,14 @@ use utoipa::OpenApi;
         super::servers::list, super::servers::create, super::servers::get,
         super::servers::patch, super::servers::delete, super::servers::start,
         super::servers::stop, super::servers::restart, super::servers::mcp,
-        super::servers::logs, super::system::system,
+        super::servers::logs, super::servers::call_tool, super::system::system,
     ),
     components(schemas(
         crate::model::ServerView, crate::model::ServerCreate, crate::model::ServerPatch,
         crate::model::McpInfo, crate::model::McpItem, crate::state::StatusKind,
         crate::state::RestartPolicy, crate::state::BackoffSettings, crate::state::ExitInfo,
         crate::error::ErrorBody, crate::error::ErrorDetail, crate::actors::bus::Event,
-        super::servers::LogEntry, super::system::SystemInfo,
+        super::servers::LogEntry, super::servers::ToolCall, super::system::SystemInfo,
     )),
     tags((name = "servers"), (name = "logs"), (name = "system"))
 )]

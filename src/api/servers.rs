@@ -230,3 +230,39 @@ pub async fn logs(
         .collect();
     Ok(ok(entries))
 }
+
+/// Body of a tool call.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    /// The tool's arguments, an object matching its input schema.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Call one tool of a running server through its upstream MCP session (a "try it" for
+/// people and scripts; AI clients use the gateway).
+#[utoipa::path(post, path = "/api/servers/{ref}/tools/{tool}/call", tag = "servers",
+    request_body = ToolCall,
+    params(("ref" = String, Path, description = "Server id or name"),
+        ("tool" = String, Path, description = "Tool name")),
+    responses((status = 200, description = "The tool's result (MCP CallToolResult)", body = Object),
+        (status = 404, body = ErrorBody), (status = 409, description = "Not running", body = ErrorBody),
+        (status = 502, description = "The server failed the call", body = ErrorBody)))]
+pub async fn call_tool(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<ToolCall>,
+) -> AppResult<HttpResponse> {
+    let (reference, tool) = path.into_inner();
+    let addr = lookup(&state, &reference).await?;
+    let (peer, _) = addr.send(GetPeer).await??;
+    let params =
+        rmcp::model::CallToolRequestParams::new(tool).with_arguments(body.into_inner().arguments);
+    let result = tokio::time::timeout(Duration::from_secs(60), peer.call_tool(params))
+        .await
+        .map_err(|_| AppError::Upstream("the tool call did not finish within 60s".into()))?
+        .map_err(|e| AppError::Upstream(format!("tool call failed: {e}")))?;
+    Ok(ok(result))
+}

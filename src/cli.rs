@@ -1,0 +1,1257 @@
+//! The client side of `mcp-manager server …`: the clap definitions of the `server`
+//! subcommands, the HTTP calls to the daemon's REST API (`/api/servers…`), and the
+//! human-readable output (table, key/value details, one-line confirmations) or `--json`.
+//!
+//! This module depends on nothing else in the crate: it only speaks the API's JSON, so the
+//! daemon's types can change without touching it as long as the wire format stays.
+//! Exit codes: 0 success, 1 API or usage error, 2 daemon unreachable.
+
+use chrono::{DateTime, Local, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long to wait for a TCP connection to the daemon.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a whole request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The COMMAND column of `list` is cut to this many characters.
+const COMMAND_WIDTH: usize = 50;
+
+/// Manage servers through a running daemon.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Daemon URL
+    #[arg(
+        long,
+        env = "MCP_MANAGER_URL",
+        default_value = "http://127.0.0.1:7070",
+        global = true
+    )]
+    pub url: String,
+    /// API token (needed when the daemon has one)
+    #[arg(long, env = "MCP_MANAGER_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ServerCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServerCommand {
+    /// Define a new server (and optionally start it)
+    Add(AddArgs),
+    /// List all servers
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one server in detail
+    Show {
+        /// Server name or id
+        name: String,
+    },
+    /// Start a server
+    Start {
+        /// Server name or id
+        name: String,
+    },
+    /// Stop a server
+    Stop {
+        /// Server name or id
+        name: String,
+    },
+    /// Restart a server
+    Restart {
+        /// Server name or id
+        name: String,
+    },
+    /// Remove a server
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Server name or id
+        name: String,
+    },
+}
+
+/// `mcp-manager server add NAME [OPTIONS] -- COMMAND [ARGS...]`
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Everything after `--` is the command and its arguments, passed verbatim (no shell).
+
+Examples:
+  mcp-manager server add time --start -- uvx mcp-server-time
+  mcp-manager server add fs --type nodejs -- npx -y @modelcontextprotocol/server-filesystem /srv
+  GITHUB_TOKEN=... mcp-manager server add gh --secret-env GITHUB_TOKEN -- github-mcp-server stdio")]
+pub struct AddArgs {
+    /// Unique server name (letters, digits, `.`, `_`, `-`)
+    pub name: String,
+    /// Kind of server [default: process]
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub kind: Option<ServerKind>,
+    /// How the manager talks to it [default: stdio]
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportKind>,
+    /// Working directory (a relative path is taken from the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Environment variable for the server (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub env: Vec<(String, String)>,
+    /// Secret environment variable, stored write-only and never shown (repeatable).
+    /// With just KEY, the value is read from the variable KEY of this shell's environment,
+    /// so the secret need not appear on the command line
+    #[arg(long = "secret-env", value_name = "KEY[=VALUE]", value_parser = parse_secret_env)]
+    pub secret_env: Vec<(String, String)>,
+    /// When to restart it after it exits [default: on-failure]
+    #[arg(long = "restart", value_enum, value_name = "POLICY")]
+    pub restart: Option<RestartPolicyArg>,
+    /// Port of an HTTP-transport server
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// MCP endpoint URL of an HTTP-transport server [default: http://127.0.0.1:PORT/mcp]
+    /// (`--url` is taken by the daemon URL)
+    #[arg(long = "server-url", value_name = "URL")]
+    pub server_url: Option<String>,
+    /// Health check path of an HTTP-transport server
+    #[arg(long, value_name = "PATH")]
+    pub health_endpoint: Option<String>,
+    /// How long a start may take, in seconds
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub start_timeout: Option<f64>,
+    /// Time between SIGTERM and SIGKILL when stopping, in seconds
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub stop_grace: Option<f64>,
+    /// Start the server right after adding it
+    #[arg(long)]
+    pub start: bool,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Any executable
+    Process,
+    /// A Node.js server (`npx -y PACKAGE`, `node server.js`)
+    Nodejs,
+    /// A Python server (`uvx PACKAGE`, `python -m MODULE`)
+    Python,
+}
+
+impl ServerKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Process => "process",
+            ServerKind::Nodejs => "nodejs",
+            ServerKind::Python => "python",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    /// JSON-RPC over the server's stdin/stdout
+    Stdio,
+    /// Streamable HTTP
+    Http,
+}
+
+impl TransportKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Stdio => "stdio",
+            TransportKind::Http => "http",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartPolicyArg {
+    /// Never restart
+    Never,
+    /// Restart when it exits with an error
+    OnFailure,
+    /// Restart whenever it exits
+    Always,
+}
+
+impl RestartPolicyArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicyArg::Never => "never",
+            RestartPolicyArg::OnFailure => "on-failure",
+            RestartPolicyArg::Always => "always",
+        }
+    }
+}
+
+/// Parses `KEY=VALUE` (the value may contain `=` and may be empty).
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let Some((key, value)) = s.split_once('=') else {
+        return Err(format!("expected KEY=VALUE, got `{s}` (no `=`)"));
+    };
+    check_key(key)?;
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// Parses `KEY=VALUE`, or a bare `KEY` whose value is read from the CLI's environment.
+fn parse_secret_env(s: &str) -> Result<(String, String), String> {
+    parse_secret_env_with(s, |key| std::env::var(key).ok())
+}
+
+fn parse_secret_env_with(
+    s: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(String, String), String> {
+    if s.contains('=') {
+        return parse_key_value(s);
+    }
+    check_key(s)?;
+    match lookup(s) {
+        Some(value) => Ok((s.to_string(), value)),
+        None => Err(format!(
+            "environment variable `{s}` is not set (or not valid UTF-8); \
+             set it, or pass `{s}=VALUE`"
+        )),
+    }
+}
+
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("the variable name before `=` is empty (expected KEY=VALUE)".to_string());
+    }
+    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "variable name `{}` contains whitespace or control characters",
+            key.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a number of seconds (fractions allowed).
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds, got `{s}`")),
+    }
+}
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug)]
+enum Failure {
+    /// The API refused, or the user gave something unusable: exit 1.
+    Api(String),
+    /// The daemon could not be reached: exit 2.
+    Unreachable(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Api(_) => 1,
+            Failure::Unreachable(_) => 2,
+        }
+    }
+    fn message(&self) -> &str {
+        match self {
+            Failure::Api(m) | Failure::Unreachable(m) => m,
+        }
+    }
+}
+
+/// Runs one `server` subcommand. Returns the process exit code: 0 ok, 1 API/user error,
+/// 2 daemon unreachable. Errors are printed to stderr as `error: …`.
+pub async fn run(args: ServerArgs) -> i32 {
+    match execute(&args).await {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message());
+            failure.exit_code()
+        }
+    }
+}
+
+async fn execute(args: &ServerArgs) -> Result<(), Failure> {
+    let token = args
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let client = Client::new(&args.url, token)?;
+    let color =
+        !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let now = Utc::now();
+
+    let output = match &args.command {
+        ServerCommand::Add(add) => {
+            let body = add_body(add)?;
+            let server = client
+                .call(Method::POST, &["api", "servers"], Some(&body))
+                .await?;
+            if args.json {
+                pretty(&server)?
+            } else {
+                let mut line = format!(
+                    "added {} (id {}",
+                    printable(str_field(&server, "name"), false),
+                    printable(str_field(&server, "id"), false)
+                );
+                if add.start {
+                    line.push_str(&format!(", status: {}", str_field(&server, "status")));
+                }
+                line.push_str(")\n");
+                line
+            }
+        }
+        ServerCommand::List => {
+            let servers = client.call(Method::GET, &["api", "servers"], None).await?;
+            if args.json {
+                pretty(&servers)?
+            } else {
+                let list = servers.as_array().map(Vec::as_slice).unwrap_or_default();
+                if list.is_empty() {
+                    "no servers yet — add one with: mcp-manager server add NAME -- COMMAND ARGS...\n"
+                        .to_string()
+                } else {
+                    render_table(list, now, color)
+                }
+            }
+        }
+        ServerCommand::Show { name } => {
+            let server = client
+                .call(Method::GET, &["api", "servers", checked_ref(name)?], None)
+                .await?;
+            if args.json {
+                pretty(&server)?
+            } else {
+                render_show(&server, now, color)
+            }
+        }
+        ServerCommand::Start { name } => {
+            action(&client, args.json, name, "start", "started").await?
+        }
+        ServerCommand::Stop { name } => action(&client, args.json, name, "stop", "stopped").await?,
+        ServerCommand::Restart { name } => {
+            action(&client, args.json, name, "restart", "restarted").await?
+        }
+        ServerCommand::Rm { name } => {
+            let server = client
+                .call(
+                    Method::DELETE,
+                    &["api", "servers", checked_ref(name)?],
+                    None,
+                )
+                .await?;
+            if args.json {
+                pretty(&server)?
+            } else {
+                format!("removed {}\n", printable(str_field(&server, "name"), false))
+            }
+        }
+    };
+    emit(&output);
+    Ok(())
+}
+
+/// `POST /api/servers/{ref}/{verb}` and its one-line report.
+async fn action(
+    client: &Client,
+    json: bool,
+    name: &str,
+    verb: &str,
+    done: &str,
+) -> Result<String, Failure> {
+    let server = client
+        .call(
+            Method::POST,
+            &["api", "servers", checked_ref(name)?, verb],
+            None,
+        )
+        .await?;
+    if json {
+        return pretty(&server);
+    }
+    Ok(format!(
+        "{done} {} (status: {})\n",
+        printable(str_field(&server, "name"), false),
+        str_field(&server, "status")
+    ))
+}
+
+/// A server reference as a path segment: `.` and `..` would vanish from the URL.
+fn checked_ref(name: &str) -> Result<&str, Failure> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(Failure::Api(format!(
+            "`{name}` is not a valid server name or id"
+        )));
+    }
+    Ok(name)
+}
+
+/// Writes to stdout, ignoring a closed pipe (`mcp-manager server ls | head`).
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn pretty(value: &Value) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| Failure::Api(format!("cannot format the response: {e}")))
+}
+
+/// The body of `POST /api/servers`, with only the fields the user gave.
+fn add_body(add: &AddArgs) -> Result<Value, Failure> {
+    let mut body = Map::new();
+    body.insert("name".into(), add.name.clone().into());
+    if let Some(kind) = add.kind {
+        body.insert("type".into(), kind.as_str().into());
+    }
+    if let Some(transport) = add.transport {
+        body.insert("transport".into(), transport.as_str().into());
+    }
+    let mut command = add.command.iter();
+    if let Some(program) = command.next() {
+        body.insert("command".into(), program.clone().into());
+        let rest: Vec<Value> = command.map(|a| Value::String(a.clone())).collect();
+        if !rest.is_empty() {
+            body.insert("args".into(), Value::Array(rest));
+        }
+    }
+    if let Some(cwd) = &add.cwd {
+        let absolute = std::path::absolute(cwd)
+            .map_err(|e| Failure::Api(format!("cannot resolve --cwd {}: {e}", cwd.display())))?;
+        let Some(dir) = absolute.to_str() else {
+            return Err(Failure::Api(format!(
+                "--cwd {} is not valid UTF-8",
+                absolute.display()
+            )));
+        };
+        body.insert("working_directory".into(), dir.into());
+    }
+    if !add.env.is_empty() {
+        body.insert("env".into(), string_map(&add.env));
+    }
+    if !add.secret_env.is_empty() {
+        body.insert("secret_env".into(), string_map(&add.secret_env));
+    }
+    if let Some(port) = add.port {
+        body.insert("port".into(), port.into());
+    }
+    if let Some(url) = &add.server_url {
+        body.insert("url".into(), url.clone().into());
+    }
+    if let Some(path) = &add.health_endpoint {
+        body.insert("health_endpoint".into(), path.clone().into());
+    }
+    if let Some(policy) = add.restart {
+        body.insert("restart_policy".into(), policy.as_str().into());
+    }
+    if let Some(secs) = add.start_timeout {
+        body.insert("start_timeout_secs".into(), secs.into());
+    }
+    if let Some(secs) = add.stop_grace {
+        body.insert("stop_grace_secs".into(), secs.into());
+    }
+    if add.start {
+        body.insert("start".into(), true.into());
+    }
+    Ok(Value::Object(body))
+}
+
+/// `KEY=VALUE` pairs as a JSON object; a repeated key keeps its last value.
+fn string_map(pairs: &[(String, String)]) -> Value {
+    let map: BTreeMap<&str, &str> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Value::Object(
+        map.into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
+
+/// A thin HTTP client for the daemon's API.
+struct Client {
+    http: reqwest::Client,
+    base: Url,
+    /// The daemon URL as the user gave it, for messages.
+    shown: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(url: &str, token: Option<&str>) -> Result<Client, Failure> {
+        let shown = url.trim().to_string();
+        let base = Url::parse(&shown)
+            .map_err(|e| Failure::Api(format!("invalid daemon URL `{url}`: {e}")))?;
+        if base.scheme() != "http" {
+            return Err(Failure::Api(format!(
+                "invalid daemon URL `{url}`: only http:// is supported"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("mcp-manager-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Failure::Api(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            shown,
+            token: token.map(str::to_string),
+        })
+    }
+
+    /// The base URL with `segments` appended, each percent-encoded as one path segment.
+    fn endpoint(&self, segments: &[&str]) -> Result<Url, Failure> {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        url.path_segments_mut()
+            .map_err(|()| Failure::Api(format!("invalid daemon URL `{}`", self.shown)))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// Sends one request and returns the `data` of a successful answer.
+    async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let url = self.endpoint(segments)?;
+        let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.send_failure(&e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.send_failure(&e))?;
+        if status.is_success() {
+            let parsed: Value = serde_json::from_slice(&bytes).map_err(|_| {
+                Failure::Api(format!(
+                    "unexpected answer from {url} (HTTP {status}, not JSON) — is this an mcp-manager daemon?"
+                ))
+            })?;
+            match parsed {
+                Value::Object(mut map) => map.remove("data").ok_or_else(|| {
+                    Failure::Api(format!("unexpected answer from {url}: no `data` field"))
+                }),
+                _ => Err(Failure::Api(format!(
+                    "unexpected answer from {url}: not a JSON object"
+                ))),
+            }
+        } else {
+            let mut message = error_message(status, &bytes);
+            if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
+                message.push_str(" (pass --token or set MCP_MANAGER_TOKEN)");
+            }
+            Err(Failure::Api(message))
+        }
+    }
+
+    fn send_failure(&self, error: &reqwest::Error) -> Failure {
+        let cause = root_cause(error);
+        if error.is_connect() || error.is_timeout() {
+            Failure::Unreachable(format!(
+                "cannot reach the daemon at {}: {cause} (is `mcp-manager serve` running?)",
+                self.shown
+            ))
+        } else {
+            Failure::Api(format!(
+                "request to the daemon at {} failed: {cause}",
+                self.shown
+            ))
+        }
+    }
+}
+
+/// The innermost cause of an error, e.g. `Connection refused (os error 111)`.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+/// The message of an error answer: `error.message` of the API's JSON, or a generic line.
+fn error_message(status: StatusCode, body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<Value>(body)
+        && let Some(message) = value.pointer("/error/message").and_then(Value::as_str)
+    {
+        return message.to_string();
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("the daemon answered HTTP {status}")
+    } else {
+        format!(
+            "the daemon answered HTTP {status}: {}",
+            printable(&truncate(text, 200), false)
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------
+
+fn str_field<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("-")
+}
+
+fn time_field(value: &Value, key: &str) -> Option<DateTime<Utc>> {
+    let text = value.get(key)?.as_str()?;
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `42s`, `3m12s`, `2h05m`, `3d04h`.
+fn format_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else if secs < 86_400 {
+        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+    } else {
+        format!("{}d{:02}h", secs / 86_400, (secs % 86_400) / 3600)
+    }
+}
+
+/// How long a running server has been up, or `-`.
+fn uptime(server: &Value, now: DateTime<Utc>) -> String {
+    if str_field(server, "status") != "running" {
+        return "-".to_string();
+    }
+    match time_field(server, "status_since") {
+        Some(since) => format_duration((now - since).num_seconds()),
+        None => "-".to_string(),
+    }
+}
+
+/// A local timestamp for humans.
+fn format_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// The command line for display: command and shell-quoted args.
+fn command_line(server: &Value) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if let Some(command) = server.get("command").and_then(Value::as_str) {
+        words.push(shell_quote(command));
+    }
+    if let Some(args) = server.get("args").and_then(Value::as_array) {
+        words.extend(args.iter().filter_map(Value::as_str).map(shell_quote));
+    }
+    if words.is_empty() {
+        "-".to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// Quotes a word the way a POSIX shell would need it (display only).
+fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        return word.to_string();
+    }
+    if word.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if c.is_control() && (c as u32) < 0x80 => {
+                    out.push_str(&format!("\\x{:02x}", c as u32));
+                }
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        return out;
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Escapes control characters (terminal escapes included) so daemon-supplied text cannot
+/// mess up the terminal or the layout; newlines are kept when `keep_newlines`.
+fn printable(text: &str, keep_newlines: bool) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' if keep_newlines => "\n".to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Cuts `text` to `max` characters, ending with `…` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+fn status_color(status: &str) -> Option<&'static str> {
+    match status {
+        "running" => Some("\x1b[32m"),
+        "failed" => Some("\x1b[31m"),
+        "backoff" | "starting" | "stopping" => Some("\x1b[33m"),
+        _ => None,
+    }
+}
+
+fn paint(text: &str, status: &str, color: bool) -> String {
+    match status_color(status) {
+        Some(code) if color => format!("{code}{text}\x1b[0m"),
+        _ => text.to_string(),
+    }
+}
+
+/// The `list` table: aligned columns, two spaces apart, no trailing blanks.
+fn render_table(servers: &[Value], now: DateTime<Utc>, color: bool) -> String {
+    const HEADER: [&str; 7] = [
+        "NAME", "TYPE", "STATUS", "PID", "RESTARTS", "UPTIME", "COMMAND",
+    ];
+    const STATUS: usize = 2;
+    let rows: Vec<[String; 7]> = servers
+        .iter()
+        .map(|s| {
+            [
+                printable(str_field(s, "name"), false),
+                printable(str_field(s, "type"), false),
+                printable(str_field(s, "status"), false),
+                s.get("process_id")
+                    .and_then(Value::as_u64)
+                    .map_or("-".to_string(), |p| p.to_string()),
+                s.get("restart_count")
+                    .and_then(Value::as_u64)
+                    .map_or("-".to_string(), |n| n.to_string()),
+                uptime(s, now),
+                truncate(&command_line(s), COMMAND_WIDTH),
+            ]
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = HEADER.map(str::to_string);
+    for (index, row) in std::iter::once(&header).chain(&rows).enumerate() {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            if column > 0 {
+                line.push_str("  ");
+            }
+            let pad = widths[column].saturating_sub(cell.chars().count());
+            if column == STATUS && index > 0 {
+                line.push_str(&paint(cell, cell, color));
+            } else {
+                line.push_str(cell);
+            }
+            if column + 1 < row.len() {
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn signal_name(signal: i64) -> Option<&'static str> {
+    Some(match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+/// `exited with code 3 at …` / `killed by signal 9 (SIGKILL) at …`.
+fn describe_exit(exit: &Value) -> Option<String> {
+    if !exit.is_object() {
+        return None;
+    }
+    let at = time_field(exit, "at")
+        .map(|t| format!(" at {}", format_time(t)))
+        .unwrap_or_default();
+    if let Some(signal) = exit.get("signal").and_then(Value::as_i64) {
+        let name = signal_name(signal)
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        return Some(format!("killed by signal {signal}{name}{at}"));
+    }
+    if let Some(code) = exit.get("code").and_then(Value::as_i64) {
+        return Some(format!("exited with code {code}{at}"));
+    }
+    Some(format!("exited{at}"))
+}
+
+/// The `show` details: one `key: value` line per item, continuation lines indented.
+fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    lines.push(("name", printable(str_field(server, "name"), false)));
+    lines.push(("id", printable(str_field(server, "id"), false)));
+    lines.push((
+        "type",
+        format!(
+            "{} ({})",
+            printable(str_field(server, "type"), false),
+            printable(str_field(server, "transport"), false)
+        ),
+    ));
+    lines.push(("command", command_line(server)));
+    if let Some(cwd) = server.get("working_directory").and_then(Value::as_str) {
+        lines.push(("cwd", printable(cwd, false)));
+    }
+    if let Some(port) = server.get("port").and_then(Value::as_u64) {
+        lines.push(("port", port.to_string()));
+    }
+    if let Some(url) = server.get("url").and_then(Value::as_str) {
+        lines.push(("url", printable(url, false)));
+    }
+    if let Some(path) = server.get("health_endpoint").and_then(Value::as_str) {
+        lines.push(("health endpoint", printable(path, false)));
+    }
+    if let Some(env) = server
+        .get("env")
+        .and_then(Value::as_object)
+        .filter(|e| !e.is_empty())
+    {
+        let pairs: Vec<String> = env
+            .iter()
+            .map(|(k, v)| {
+                let value = v.as_str().map_or_else(|| v.to_string(), shell_quote);
+                format!("{}={value}", printable(k, false))
+            })
+            .collect();
+        lines.push(("env", pairs.join("\n")));
+    }
+    if let Some(secrets) = server
+        .get("secret_env")
+        .and_then(Value::as_array)
+        .filter(|s| !s.is_empty())
+    {
+        let names: Vec<String> = secrets
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|k| format!("{}=<hidden>", printable(k, false)))
+            .collect();
+        lines.push(("secret env", names.join("\n")));
+    }
+    lines.push((
+        "restart policy",
+        printable(str_field(server, "restart_policy"), false),
+    ));
+    lines.push((
+        "desired state",
+        printable(str_field(server, "desired_state"), false),
+    ));
+
+    let status = str_field(server, "status");
+    let mut status_line = paint(&printable(status, false), status, color);
+    if let Some(since) = time_field(server, "status_since") {
+        status_line.push_str(&format!(
+            " since {} ({} ago)",
+            format_time(since),
+            format_duration((now - since).num_seconds())
+        ));
+    }
+    if let Some(next) = time_field(server, "next_start_at") {
+        status_line.push_str(&format!(
+            "\nnext start at {} (in {})",
+            format_time(next),
+            format_duration((next - now).num_seconds())
+        ));
+    }
+    lines.push(("status", status_line));
+    if let Some(health) = server
+        .get("health_status")
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty())
+    {
+        let mut text = printable(health, false);
+        if let Some(checked) = time_field(server, "last_health_check") {
+            text.push_str(&format!(" (checked {})", format_time(checked)));
+        }
+        lines.push(("health", text));
+    }
+    lines.push((
+        "pid",
+        server
+            .get("process_id")
+            .and_then(Value::as_u64)
+            .map_or("-".to_string(), |p| p.to_string()),
+    ));
+    lines.push((
+        "restarts",
+        server
+            .get("restart_count")
+            .and_then(Value::as_u64)
+            .map_or("-".to_string(), |n| n.to_string()),
+    ));
+    if let Some(exit) = server.get("last_exit").and_then(describe_exit) {
+        lines.push(("last exit", exit));
+    }
+    if let Some(error) = server
+        .get("last_error")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+    {
+        lines.push(("last error", printable(error, true)));
+    }
+
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
+    let mut out = String::new();
+    for (key, value) in lines {
+        for (i, part) in value.split('\n').enumerate() {
+            let label = if i == 0 {
+                format!("{key}:")
+            } else {
+                String::new()
+            };
+            out.push_str(format!("{label:<width$}{part}").trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+    use serde_json::json;
+
+    #[derive(Parser, Debug)]
+    #[command(name = "mcp-manager")]
+    struct TestCli {
+        #[command(subcommand)]
+        command: TestCommand,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum TestCommand {
+        Server(ServerArgs),
+    }
+
+    fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
+        let argv = std::iter::once("mcp-manager")
+            .chain(std::iter::once("server"))
+            .chain(args.iter().copied());
+        TestCli::try_parse_from(argv).map(|cli| match cli.command {
+            TestCommand::Server(server) => server,
+        })
+    }
+
+    fn add_args(args: &[&str]) -> AddArgs {
+        match parse(args).expect("parses").command {
+            ServerCommand::Add(add) => add,
+            other => panic!("expected add, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        TestCli::command().debug_assert();
+    }
+
+    #[test]
+    fn key_value_parsing() {
+        assert_eq!(parse_key_value("A=b"), Ok(("A".into(), "b".into())));
+        assert_eq!(parse_key_value("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert_eq!(parse_key_value("A="), Ok(("A".into(), String::new())));
+        assert!(parse_key_value("A").unwrap_err().contains("KEY=VALUE"));
+        assert!(parse_key_value("=x").unwrap_err().contains("empty"));
+        assert!(parse_key_value("A B=x").is_err());
+    }
+
+    #[test]
+    fn secret_env_parsing() {
+        let lookup = |k: &str| (k == "TOKEN").then(|| "s3cret".to_string());
+        assert_eq!(
+            parse_secret_env_with("K=v", lookup),
+            Ok(("K".into(), "v".into()))
+        );
+        assert_eq!(
+            parse_secret_env_with("TOKEN", lookup),
+            Ok(("TOKEN".into(), "s3cret".into()))
+        );
+        let err = parse_secret_env_with("MISSING", lookup).unwrap_err();
+        assert!(err.contains("MISSING") && err.contains("not set"), "{err}");
+        assert!(parse_secret_env_with("", lookup).is_err());
+    }
+
+    #[test]
+    fn bad_key_value_is_a_clap_error() {
+        let err = parse(&["add", "x", "--env", "NOEQUALS", "--", "cmd"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("KEY=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(-5), "0s");
+        assert_eq!(format_duration(0), "0s");
+        assert_eq!(format_duration(59), "59s");
+        assert_eq!(format_duration(60), "1m00s");
+        assert_eq!(format_duration(192), "3m12s");
+        assert_eq!(format_duration(7500), "2h05m");
+        assert_eq!(format_duration(90_061), "1d01h");
+    }
+
+    #[test]
+    fn add_keeps_trailing_args_verbatim() {
+        let add = add_args(&["add", "time", "--", "cmd", "--flag", "; touch /tmp/x"]);
+        assert_eq!(add.name, "time");
+        assert_eq!(add.command, ["cmd", "--flag", "; touch /tmp/x"]);
+        assert!(!add.start);
+        let body = add_body(&add).expect("body");
+        assert_eq!(
+            body,
+            json!({"name": "time", "command": "cmd", "args": ["--flag", "; touch /tmp/x"]})
+        );
+    }
+
+    #[test]
+    fn add_without_command_is_rejected() {
+        assert!(parse(&["add", "time"]).is_err());
+    }
+
+    #[test]
+    fn add_with_all_options() {
+        let argv: Vec<&str> = "add web --type nodejs --transport http --cwd sub/dir \
+             --env A=1 --env B=x=y --secret-env K=v --restart on-failure --port 8080 \
+             --server-url http://127.0.0.1:8080/mcp --health-endpoint /health \
+             --start-timeout 2.5 --stop-grace 3 --start --json --url http://10.0.0.1:9000 \
+             -- npx -y pkg"
+            .split_whitespace()
+            .collect();
+        let args = parse(&argv).expect("parses");
+        assert!(args.json);
+        assert_eq!(args.url, "http://10.0.0.1:9000");
+        let ServerCommand::Add(add) = &args.command else {
+            panic!("expected add")
+        };
+        let body = add_body(add).expect("body");
+        let cwd = body["working_directory"].as_str().expect("cwd");
+        assert!(
+            std::path::Path::new(cwd).is_absolute() && cwd.ends_with("sub/dir"),
+            "{cwd}"
+        );
+        assert_eq!(body["type"], "nodejs");
+        assert_eq!(body["transport"], "http");
+        assert_eq!(body["env"], json!({"A": "1", "B": "x=y"}));
+        assert_eq!(body["secret_env"], json!({"K": "v"}));
+        assert_eq!(body["restart_policy"], "on-failure");
+        assert_eq!(body["port"], 8080);
+        assert_eq!(body["url"], "http://127.0.0.1:8080/mcp");
+        assert_eq!(body["health_endpoint"], "/health");
+        assert_eq!(body["start_timeout_secs"], 2.5);
+        assert_eq!(body["stop_grace_secs"], 3.0);
+        assert_eq!(body["start"], true);
+        assert_eq!(body["command"], "npx");
+        assert_eq!(body["args"], json!(["-y", "pkg"]));
+    }
+
+    #[test]
+    fn aliases_and_global_flags() {
+        assert!(matches!(
+            parse(&["ls", "--json"]).expect("ls").command,
+            ServerCommand::List
+        ));
+        let args = parse(&["--token", "t", "remove", "time"]).expect("remove");
+        assert_eq!(args.token.as_deref(), Some("t"));
+        assert!(matches!(args.command, ServerCommand::Rm { ref name } if name == "time"));
+    }
+
+    fn fake_servers(now: DateTime<Utc>) -> Vec<Value> {
+        let since = (now - chrono::Duration::seconds(192)).to_rfc3339();
+        vec![
+            json!({
+                "id": "a1", "name": "time", "type": "python", "status": "running",
+                "status_since": since, "process_id": 4242, "restart_count": 0,
+                "command": "uvx", "args": ["mcp-server-time"],
+            }),
+            json!({
+                "id": "b2", "name": "filesystem-server", "type": "nodejs", "status": "failed",
+                "status_since": since, "process_id": null, "restart_count": 12,
+                "command": "npx",
+                "args": ["-y", "@modelcontextprotocol/server-filesystem", "/a/very/long/path/to/somewhere"],
+            }),
+        ]
+    }
+
+    #[test]
+    fn table_layout() {
+        let now = Utc::now();
+        let table = render_table(&fake_servers(now), now, false);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "NAME               TYPE    STATUS   PID   RESTARTS  UPTIME  COMMAND"
+        );
+        assert_eq!(
+            lines[1],
+            "time               python  running  4242  0         3m12s   uvx mcp-server-time"
+        );
+        assert!(
+            lines[2]
+                .starts_with("filesystem-server  nodejs  failed   -     12        -       npx -y "),
+            "{}",
+            lines[2]
+        );
+        let command = &lines[2][lines[0].find("COMMAND").expect("column")..];
+        assert_eq!(command.chars().count(), COMMAND_WIDTH);
+        assert!(command.ends_with('…'));
+        assert!(!table.contains('\x1b'));
+        assert!(lines.iter().all(|l| l == &l.trim_end()));
+    }
+
+    #[test]
+    fn table_colours_only_the_status() {
+        let now = Utc::now();
+        let table = render_table(&fake_servers(now), now, true);
+        assert!(table.contains("\x1b[32mrunning\x1b[0m  4242"));
+        assert!(table.contains("\x1b[31mfailed\x1b[0m   -"));
+        assert!(table.lines().next().is_some_and(|h| !h.contains('\x1b')));
+    }
+
+    #[test]
+    fn show_details() {
+        let now = Utc::now();
+        let server = json!({
+            "id": "a1", "name": "time", "type": "process", "transport": "stdio",
+            "command": "python3", "args": ["-m", "mod", "; touch /tmp/x", "it's"],
+            "working_directory": "/srv", "env": {"LANG": "C", "GREETING": "hello world"},
+            "secret_env": ["API_KEY"], "restart_policy": "on-failure", "desired_state": "running",
+            "status": "backoff", "status_since": now.to_rfc3339(),
+            "next_start_at": (now + chrono::Duration::seconds(5)).to_rfc3339(),
+            "process_id": null, "restart_count": 3,
+            "last_exit": {"code": null, "signal": 9, "at": now.to_rfc3339()},
+            "last_error": "boom\nsecond line",
+        });
+        let text = render_show(&server, now, false);
+        assert!(
+            text.contains("command:        python3 -m mod '; touch /tmp/x' 'it'\\''s'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("env:            GREETING='hello world'\n                LANG=C\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("secret env:     API_KEY=<hidden>\n"),
+            "{text}"
+        );
+        assert!(text.contains("killed by signal 9 (SIGKILL) at "), "{text}");
+        assert!(text.contains("(in 5s)"), "{text}");
+        assert!(
+            text.contains("last error:     boom\n                second line\n"),
+            "{text}"
+        );
+        assert!(text.contains("pid:            -\n"), "{text}");
+        let exited = describe_exit(&json!({"code": 3, "signal": null, "at": null}));
+        assert_eq!(exited.as_deref(), Some("exited with code 3"));
+    }
+
+    #[test]
+    fn quoting_and_truncation() {
+        assert_eq!(shell_quote("plain-arg/1.0"), "plain-arg/1.0");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("a\nb"), "$'a\\nb'");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        assert_eq!(printable("a\x1b[31mb", false), "a\\u{1b}[31mb");
+    }
+
+    #[test]
+    fn endpoints_are_encoded() {
+        let client = Client::new("http://127.0.0.1:7070/", None).expect("client");
+        let url = client
+            .endpoint(&["api", "servers", "a b/c?d", "start"])
+            .expect("url");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:7070/api/servers/a%20b%2Fc%3Fd/start"
+        );
+        let prefixed = Client::new("http://host/prefix", None).expect("client");
+        let url = prefixed.endpoint(&["api", "servers"]).expect("url");
+        assert_eq!(url.as_str(), "http://host/prefix/api/servers");
+        assert!(Client::new("https://host", None).is_err());
+        assert!(checked_ref("..").is_err());
+    }
+
+    #[test]
+    fn api_error_messages() {
+        let body = br#"{"error":{"code":"not_found","message":"no server named `x`"}}"#;
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, body),
+            "no server named `x`"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b""),
+            "the daemon answered HTTP 502 Bad Gateway"
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_daemon_exits_2() {
+        // A port that was just free: connecting to it is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let args = parse(&["--url", &url, "ls"]).expect("parses");
+        assert_eq!(run(args).await, 2);
+        let args = parse(&["--url", "https://127.0.0.1:1", "ls"]).expect("parses");
+        assert_eq!(run(args).await, 1);
+    }
+}
