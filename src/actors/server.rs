@@ -296,16 +296,12 @@ impl ServerActor {
         });
 
         // stderr is the log.
-        let id = self.rec.id.clone();
-        let logs = self.deps.logs.clone();
-        tokio::spawn(async move {
-            read_lines(stderr, MAX_LINE, |l: Line| {
-                if let Some(logs) = &logs {
-                    logs.line(&id, Source::Stderr, &l.bytes, l.truncated);
-                }
-            })
-            .await;
-        });
+        tokio::spawn(log_pipe(
+            stderr,
+            Source::Stderr,
+            self.rec.id.clone(),
+            self.deps.logs.clone(),
+        ));
 
         let deadline =
             Instant::now() + Duration::from_secs_f64(self.rec.settings.start_timeout_secs);
@@ -313,65 +309,51 @@ impl ServerActor {
         let logs = self.deps.logs.clone();
         let timeout = self.rec.settings.start_timeout_secs;
         let mut held_stdin = None;
-        let handshake: std::pin::Pin<
-            Box<dyn Future<Output = Result<(McpSession, McpInfo), String>>>,
-        > = match self.rec.transport {
-            Transport::Stdio => {
-                // stdout is the protocol channel: JSON-RPC lines go to the MCP client,
-                // anything else is logged. The pump keeps reading even when the client is
-                // gone, so the child never blocks on a full pipe.
-                let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
-                tokio::spawn(pump_stdout(
-                    stdout,
-                    to_client,
-                    server_id.clone(),
-                    logs.clone(),
-                ));
-                Box::pin(async move {
-                    let connect = async {
-                        let session =
-                            McpSession::connect_stdio(&server_id, logs, from_pump, stdin).await?;
-                        let info = mcp::describe(&session.peer()).await?;
-                        Ok((session, info))
-                    };
-                    tokio::time::timeout_at(deadline.into(), connect)
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(format!(
-                                "start timed out after {timeout}s without an MCP handshake"
-                            ))
-                        })
-                })
-            }
-            Transport::Http => {
-                let id = server_id.clone();
-                let l2 = logs.clone();
-                tokio::spawn(async move {
-                    read_lines(stdout, MAX_LINE, |l: Line| {
-                        if let Some(logs) = &l2 {
-                            logs.line(&id, Source::Stdout, &l.bytes, l.truncated);
-                        }
+        let connect: futures::future::LocalBoxFuture<'static, Result<McpSession, String>> =
+            match self.rec.transport {
+                Transport::Stdio => {
+                    // stdout is the protocol channel: JSON-RPC lines go to the MCP client,
+                    // anything else is logged. The pump keeps reading even when the client
+                    // is gone, so the child never blocks on a full pipe.
+                    let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
+                    tokio::spawn(pump_stdout(
+                        stdout,
+                        to_client,
+                        server_id.clone(),
+                        logs.clone(),
+                    ));
+                    Box::pin(async move {
+                        McpSession::connect_stdio(&server_id, logs, from_pump, stdin).await
                     })
-                    .await;
-                });
-                held_stdin = Some(stdin);
-                let url = self.rec.http_url().unwrap_or_default();
-                Box::pin(async move {
-                    let connect = async {
-                        let session =
-                            McpSession::connect_http(&server_id, logs, &url, deadline).await?;
-                        let info = mcp::describe(&session.peer()).await?;
-                        Ok((session, info))
-                    };
-                    tokio::time::timeout_at(deadline.into(), connect)
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(format!(
-                                "start timed out after {timeout}s without an MCP handshake"
-                            ))
-                        })
+                }
+                Transport::Http => {
+                    tokio::spawn(log_pipe(
+                        stdout,
+                        Source::Stdout,
+                        server_id.clone(),
+                        logs.clone(),
+                    ));
+                    held_stdin = Some(stdin);
+                    let url = self.rec.http_url().unwrap_or_default();
+                    Box::pin(async move {
+                        McpSession::connect_http(&server_id, logs, &url, deadline).await
+                    })
+                }
+            };
+        // Running means: the handshake succeeded and the server said what it offers.
+        let handshake = async move {
+            let ready = async {
+                let session = connect.await?;
+                let info = mcp::describe(&session.peer()).await?;
+                Ok((session, info))
+            };
+            tokio::time::timeout_at(deadline.into(), ready)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "start timed out after {timeout}s without an MCP handshake"
+                    ))
                 })
-            }
         };
         let handle = ctx.spawn(handshake.into_actor(self).map(move |result, act, ctx| {
             act.on_handshake(generation, result, ctx);
@@ -904,6 +886,21 @@ impl Handler<Shutdown> for ServerActor {
             let _ = rx.await;
         })
     }
+}
+
+/// Logs every line of a pipe until EOF.
+async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
+    pipe: R,
+    source: Source,
+    server_id: String,
+    logs: Option<LogSender>,
+) {
+    read_lines(pipe, MAX_LINE, |l: Line| {
+        if let Some(logs) = &logs {
+            logs.line(&server_id, source, &l.bytes, l.truncated);
+        }
+    })
+    .await;
 }
 
 /// Reads the child's stdout: JSON-RPC lines go to the MCP client, other lines to the log.

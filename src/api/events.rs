@@ -80,9 +80,8 @@ pub async fn events(
                     let Some(Ok(msg)) = msg else { break None };
                     last_heard = Instant::now();
                     match msg {
-                        actix_ws::AggregatedMessage::Ping(bytes) => {
-                            if session.pong(&bytes).await.is_err() { break None; }
-                        }
+                        actix_ws::AggregatedMessage::Ping(bytes)
+                            if session.pong(&bytes).await.is_err() => break None,
                         actix_ws::AggregatedMessage::Text(text) => {
                             handle_client_message(&text, sub_id, &bus);
                         }

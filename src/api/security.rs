@@ -34,7 +34,7 @@ fn host_of(authority: &str) -> String {
 impl Guard {
     fn host_allowed(&self, host: &str) -> bool {
         let h = host_of(host);
-        self.allowed_hosts.iter().any(|a| *a == h)
+        self.allowed_hosts.contains(&h)
     }
 
     fn check(&self, req: &ServiceRequest) -> Result<(), AppError> {

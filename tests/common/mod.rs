@@ -13,18 +13,25 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn fixture_py() -> String {
-    repo().join("tests/fixtures/mcp_fixture.py").display().to_string()
+    repo()
+        .join("tests/fixtures/mcp_fixture.py")
+        .display()
+        .to_string()
 }
 
 pub fn fixture_node() -> String {
-    repo().join("tests/fixtures/mcp_fixture.mjs").display().to_string()
+    repo()
+        .join("tests/fixtures/mcp_fixture.mjs")
+        .display()
+        .to_string()
 }
 
 /// The dependencies `.ci/setup.sh` installs; tests that need them fail loudly without them.
 pub fn deps() -> PathBuf {
     let d = repo().join(".deps");
     assert!(
-        d.join("npm/node_modules/@modelcontextprotocol/server-everything").exists()
+        d.join("npm/node_modules/@modelcontextprotocol/server-everything")
+            .exists()
             && d.join("venv/bin/python").exists(),
         "test dependencies missing: run `bash .ci/setup.sh` first"
     );
@@ -78,7 +85,11 @@ impl Daemon {
             .strip_prefix("mcp-manager listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         Daemon {
             child: Some(child),
             url,
@@ -128,7 +139,8 @@ impl Daemon {
     }
 
     pub async fn action(&self, name: &str, action: &str) -> (u16, Value) {
-        self.post(&format!("/api/servers/{name}/{action}"), json!({})).await
+        self.post(&format!("/api/servers/{name}/{action}"), json!({}))
+            .await
     }
 
     /// Waits until `pred` holds for the server's JSON (polled every 20 ms).
@@ -158,7 +170,9 @@ impl Daemon {
     }
 
     pub async fn logs(&self, name: &str) -> Vec<Value> {
-        let (s, v) = self.get(&format!("/api/servers/{name}/logs?limit=5000")).await;
+        let (s, v) = self
+            .get(&format!("/api/servers/{name}/logs?limit=5000"))
+            .await;
         assert_eq!(s, 200, "{v}");
         v["data"].as_array().cloned().unwrap_or_default()
     }
@@ -193,8 +207,13 @@ impl Daemon {
 
     pub fn log_text(&self) -> String {
         let name = self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("x");
-        std::fs::read_to_string(self.dir.parent().unwrap_or(&self.dir).join(format!("daemon-{name}.log")))
-            .unwrap_or_default()
+        std::fs::read_to_string(
+            self.dir
+                .parent()
+                .unwrap_or(&self.dir)
+                .join(format!("daemon-{name}.log")),
+        )
+        .unwrap_or_default()
     }
 }
 
@@ -211,12 +230,20 @@ pub fn processes_of(server_id: &str) -> Vec<i32> {
     let needle = format!("MCP_MANAGER_SERVER_ID={server_id}");
     let mut pids = vec![];
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         // Zombies have no environ; they are not running.
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) {
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        {
             continue;
         }
         if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ"))
