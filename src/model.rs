@@ -595,27 +595,24 @@ impl ServerRecord {
     /// Applies a patch to a copy and validates the result; the original is untouched on error.
     pub fn patched(&self, p: ServerPatch, now: DateTime<Utc>) -> AppResult<ServerRecord> {
         let mut r = self.clone();
-        if let Some(v) = p.name {
-            r.name = v;
+        // Absent fields are left alone; present ones (a `Some(None)` clears) replace.
+        macro_rules! replace {
+            ($($field:ident),*) => { $( if let Some(v) = p.$field { r.$field = v; } )* };
         }
-        if let Some(v) = p.kind {
-            r.kind = v;
-        }
-        if let Some(v) = p.transport {
-            r.transport = v;
-        }
-        if let Some(v) = p.command {
-            r.command = v;
-        }
-        if let Some(v) = p.args {
-            r.args = v;
-        }
-        if let Some(v) = p.working_directory {
-            r.working_directory = v;
-        }
-        if let Some(v) = p.env {
-            r.env = v;
-        }
+        replace!(
+            name,
+            kind,
+            transport,
+            command,
+            args,
+            working_directory,
+            env,
+            port,
+            health_endpoint,
+            url,
+            image,
+            restart_policy
+        );
         if let Some(secrets) = p.secret_env {
             for (k, v) in secrets {
                 match v {
@@ -623,21 +620,6 @@ impl ServerRecord {
                     None => r.secret_env.remove(&k),
                 };
             }
-        }
-        if let Some(v) = p.port {
-            r.port = v;
-        }
-        if let Some(v) = p.health_endpoint {
-            r.health_endpoint = v;
-        }
-        if let Some(v) = p.url {
-            r.url = v;
-        }
-        if let Some(v) = p.image {
-            r.image = v;
-        }
-        if let Some(v) = p.restart_policy {
-            r.restart_policy = v;
         }
         if let Some(v) = p.start_timeout_secs {
             r.settings.start_timeout_secs = v;

@@ -131,3 +131,43 @@ async fn mcp_server_time_from_pypi_runs_with_python_m() {
     assert_eq!(s, 200, "{r}");
     assert!(r.to_string().contains("UTC"), "{r}");
 }
+
+#[tokio::test]
+async fn an_http_transport_server_reaches_running_through_its_endpoint() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let d = Daemon::start();
+    let mut def = everything("everything-http");
+    def["args"] = json!([
+        "--offline",
+        "-y",
+        "@modelcontextprotocol/server-everything",
+        "streamableHttp"
+    ]);
+    def["transport"] = json!("http");
+    def["port"] = json!(port);
+    def["env"]["PORT"] = json!(port.to_string());
+    let id = d.create(def).await["id"].as_str().unwrap_or("").to_string();
+    let v = d
+        .wait_status("everything-http", "running", Duration::from_secs(60))
+        .await;
+    assert_eq!(v["transport"], "http");
+    let (s, mcp) = d.get("/api/servers/everything-http/mcp").await;
+    assert_eq!(s, 200, "{mcp}");
+    assert!(tool_names(&mcp).iter().any(|t| t == "echo"));
+    // Its stdout and stderr are plain logs.
+    let logs = d.logs("everything-http").await;
+    assert!(
+        logs.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("listening on port")),
+        "{logs:?}"
+    );
+    d.action("everything-http", "stop").await;
+    d.wait_status("everything-http", "stopped", Duration::from_secs(10))
+        .await;
+    wait_no_processes(&id, Duration::from_secs(2)).await;
+}

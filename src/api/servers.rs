@@ -84,13 +84,20 @@ pub async fn patch(
             .registry
             .send(Rename {
                 id: current.id.clone(),
-                name: new_name,
+                name: new_name.clone(),
             })
             .await??;
     }
     let applied = addr.send(ApplyPatch(patch)).await?;
-    if applied.is_err() && current.name != current.name.clone() {
-        // unreachable: CheckPatch validated the same patch
+    if applied.is_err() && new_name != current.name {
+        // The name was reserved for a patch that did not apply: give the old one back.
+        let _ = state
+            .registry
+            .send(Rename {
+                id: current.id.clone(),
+                name: current.name.clone(),
+            })
+            .await;
     }
     Ok(ok(applied?))
 }
