@@ -7,10 +7,19 @@
 #                    npm_config_cache here so `npx --offline` never downloads)
 #   .deps/venv       python venv with tests/deps/requirements.txt
 #                    (mcp-server-time)
+# and then makes sure a Docker engine answers and the test image exists:
+#   docker engine    when `docker info` does not answer: installs Debian's
+#                    docker.io if dockerd is missing (root only), starts
+#                    dockerd in the background (log .deps/dockerd.log)
+#   test image       tests/images/build.sh -> mcp-manager-test/py-fixture:latest
+#                    (built from this machine's Debian python3.11, no registry)
 # Idempotent: each part is skipped when its inputs are unchanged since the
-# last successful install (stamp files hold a hash of the inputs).
+# last successful install (stamp files hold a hash of the inputs), when the
+# engine already answers, and when the image's hash label is current.
 # Needs node (>= 20) with npm, and python3 (>= 3.10) with the venv module.
-# Only the npm registry and PyPI are used. No root needed.
+# Only the npm registry, PyPI and (for docker.io) Debian are used. The npm and
+# venv parts need no root; installing or starting dockerd does.
+# SKIP_DOCKER=1 skips the engine and the image.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -110,6 +119,91 @@ setup_venv() {
   log "python deps installed: $("$VENV/bin/python" -m pip show mcp-server-time 2>/dev/null | sed -n 's/^Version: /mcp-server-time /p')"
 }
 
+# ------------------------------------------------------------- docker ----
+DOCKERD_LOG="$DEPS/dockerd.log"
+
+docker_answers() { timeout 5 docker info >/dev/null 2>&1; }
+
+start_dockerd() {  # extra dockerd flags as arguments; pid in DOCKERD_PID
+  printf '\n=== %s: dockerd %s\n' "$(date -u +%FT%TZ)" "$*" >>"$DOCKERD_LOG"
+  # Own session (setsid), stdin/stdout/stderr away from this script's, so it
+  # neither holds a caller's pipe open nor dies with this script's group.
+  setsid nohup dockerd "$@" </dev/null >>"$DOCKERD_LOG" 2>&1 &
+  DOCKERD_PID=$!
+}
+
+wait_for_docker() {  # up to $1 seconds; fails early when dockerd dies
+  local deadline=$((SECONDS + $1))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    docker_answers && return 0
+    kill -0 "$DOCKERD_PID" 2>/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
+}
+
+setup_docker() {
+  if command -v docker >/dev/null && docker_answers; then
+    log "docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?') answers (skipped install and start)"
+    return
+  fi
+  [ -z "${DOCKER_HOST:-}" ] \
+    || die "DOCKER_HOST=$DOCKER_HOST does not answer 'docker info'; start that engine or unset DOCKER_HOST"
+  local root=0
+  [ "$(id -u)" = 0 ] && root=1
+
+  if ! command -v dockerd >/dev/null; then
+    [ "$root" = 1 ] || die "no Docker engine: dockerd is not installed. Install it as root (apt-get install docker.io, or run this script as root), or start your engine; SKIP_DOCKER=1 skips this step"
+    command -v apt-get >/dev/null || die "no Docker engine and no apt-get to install docker.io"
+    log "installing docker.io with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+    command -v dockerd >/dev/null || die "docker.io installed but dockerd not found"
+    # With systemd, the package's postinst may have started it already.
+    if command -v docker >/dev/null && docker_answers; then
+      log "docker engine started by the package"
+      return
+    fi
+  fi
+  command -v docker >/dev/null || die "dockerd is installed but the docker CLI is not (install docker.io)"
+  if [ "$root" != 1 ]; then
+    if [ -S /var/run/docker.sock ]; then
+      die "the Docker engine does not answer this user: $(timeout 5 docker info 2>&1 >/dev/null | tail -n 1) (is the user in the docker group?)"
+    fi
+    die "the Docker engine is not running and starting dockerd needs root (sudo dockerd, or sudo systemctl start docker)"
+  fi
+
+  log "starting dockerd in the background (log .deps/dockerd.log)"
+  local t0=$SECONDS
+  start_dockerd ${DOCKERD_ARGS:-}
+  if ! wait_for_docker 60; then
+    # A kernel without usable iptables/nf_tables (some containers and VMs)
+    # stops dockerd at start; the tests publish ports to 127.0.0.1 only,
+    # which docker-proxy handles without iptables.
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null \
+       && tail -n 30 "$DOCKERD_LOG" | grep -qi 'iptables'; then
+      log "dockerd failed on iptables; retrying with --iptables=false"
+      start_dockerd --iptables=false ${DOCKERD_ARGS:-}
+      wait_for_docker 60 || { tail -n 30 "$DOCKERD_LOG" >&2; die "dockerd did not answer within 60 s (see .deps/dockerd.log)"; }
+    else
+      tail -n 30 "$DOCKERD_LOG" >&2
+      kill "$DOCKERD_PID" 2>/dev/null || true
+      die "dockerd did not answer within 60 s (see .deps/dockerd.log)"
+    fi
+  fi
+  log "docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?') up after $((SECONDS - t0)) s (dockerd pid $DOCKERD_PID)"
+}
+
+setup_image() {
+  bash tests/images/build.sh
+}
+
 setup_npm
 setup_venv
+if [ "${SKIP_DOCKER:-0}" = 1 ]; then
+  log "SKIP_DOCKER=1: docker engine and test image skipped"
+else
+  setup_docker
+  setup_image
+fi
 log "done"

@@ -6,7 +6,7 @@
 //! with its grace period) → flush logs → close the store.
 
 use crate::actors::bus::EventBus;
-use crate::actors::registry::{Load, Registry, ShutdownAll};
+use crate::actors::registry::{CheckContainers, Load, Registry, RouteContainerEvent, ShutdownAll};
 use crate::actors::server::Deps;
 use crate::api::{self, AppState, security::Guard};
 use crate::clock::{Clock, SystemClock};
@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::Store;
 use crate::logs::LogSink;
 use crate::model::ServerRecord;
+use crate::runtime::docker::Engine;
 use crate::runtime::process;
 use actix::Actor;
 use actix_web::{App, HttpServer, middleware, web};
@@ -72,6 +73,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
 
+    let engine = Engine::default();
     let bus = EventBus::default().start();
     let mut log_sink = LogSink::start(store.clone(), bus.clone());
     let clock = Arc::new(SystemClock);
@@ -81,14 +83,30 @@ pub async fn serve(config: Config) -> Result<(), String> {
         logs: log_sink.sender(),
         clock: clock.clone(),
         instance_id: instance.clone(),
+        engine: engine.clone(),
     };
     let registry = Registry::new(deps).start();
+    let known_ids: std::collections::HashSet<String> =
+        records.iter().map(|r| r.id.clone()).collect();
     registry
         .send(Load(
             records.into_iter().map(ServerRecord::from_row).collect(),
         ))
         .await
         .map_err(|e| e.to_string())?;
+
+    // Containers of servers deleted while the daemon was down are removed; the engine's
+    // events reach the servers from now on.
+    actix_web::rt::spawn(remove_containers_of_deleted_servers(
+        engine.clone(),
+        instance.clone(),
+        known_ids,
+    ));
+    let watcher = actix_web::rt::spawn(watch_engine(
+        engine.clone(),
+        instance.clone(),
+        registry.clone(),
+    ));
 
     let state = web::Data::new(AppState {
         registry: registry.clone(),
@@ -97,7 +115,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         started_at: clock.now(),
         data_dir: config.data_dir.clone(),
         bind: config.bind.to_string(),
-        instance_id: instance,
+        instance_id: instance.clone(),
+        engine: engine.clone(),
     });
     let guard = web::Data::new(Guard {
         allowed_hosts: config.allowed_hosts.clone(),
@@ -134,11 +153,45 @@ pub async fn serve(config: Config) -> Result<(), String> {
     stop_http.await;
     let _ = server_task.await;
     tracing::info!("flushing logs");
+    watcher.abort();
     drop(registry);
     log_sink.flush_and_close(Duration::from_secs(10)).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn remove_containers_of_deleted_servers(
+    engine: Engine,
+    instance: String,
+    known: std::collections::HashSet<String>,
+) {
+    let Ok(ours) = engine.list_ours(&instance).await else {
+        return;
+    };
+    for c in ours.into_iter().filter(|c| !known.contains(&c.server_id)) {
+        tracing::info!(container = %c.id, "removing the container of a deleted server");
+        let _ = engine.remove(&c.id).await;
+    }
+}
+
+/// Follows the engine's event stream for our containers, reconnecting when it breaks (or
+/// when the engine appears later than the daemon).
+async fn watch_engine(engine: Engine, instance: String, registry: actix::Addr<Registry>) {
+    use futures::StreamExt;
+    loop {
+        if let Ok(stream) = engine.events(&instance).await {
+            tracing::info!("following the Docker engine's events");
+            registry.do_send(CheckContainers);
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                registry.do_send(RouteContainerEvent(event));
+            }
+            tracing::warn!("the Docker engine's event stream ended; reconnecting");
+            engine.reset().await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 async fn wait_for_signal() {

@@ -108,18 +108,21 @@ impl LogSender {
 pub struct LogSink {
     sender: Option<LogSender>,
     task: Option<tokio::task::JoinHandle<()>>,
+    close: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl LogSink {
     pub fn start(store: Store, bus: Addr<EventBus>) -> LogSink {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let task = tokio::spawn(drain(rx, store, bus));
+        let (close, closed) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(drain(rx, closed, store, bus));
         LogSink {
             sender: Some(LogSender {
                 tx,
                 dropped: Arc::new(AtomicU64::new(0)),
             }),
             task: Some(task),
+            close: Some(close),
         }
     }
 
@@ -127,19 +130,45 @@ impl LogSink {
         self.sender.clone()
     }
 
-    /// Drops our sender and waits until every queued line is written. Producers must have
-    /// ended (their children stopped) for this to finish; it gives up after `timeout`.
+    /// Writes every line queued so far and ends the sink (servers are stopped by then, so
+    /// nothing of theirs is still on its way); gives up after `timeout`.
     pub async fn flush_and_close(&mut self, timeout: std::time::Duration) {
         self.sender = None;
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(timeout, task).await;
         }
     }
 }
 
-async fn drain(mut rx: mpsc::Receiver<LogLine>, store: Store, bus: Addr<EventBus>) {
+async fn drain(
+    mut rx: mpsc::Receiver<LogLine>,
+    mut closed: tokio::sync::oneshot::Receiver<()>,
+    store: Store,
+    bus: Addr<EventBus>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
+    let mut closing = false;
+    loop {
+        if closing {
+            // Take what is queued now, without waiting for senders that may never go away.
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(line) => batch.push(line),
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
+        } else {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
+                _ = &mut closed => { closing = true; continue; }
+            }
+        }
         let rows: Vec<NewLogRow> = batch
             .iter()
             .map(|l| NewLogRow {

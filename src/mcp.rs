@@ -13,7 +13,7 @@ use crate::model::{McpInfo, McpItem};
 #[allow(deprecated)]
 use rmcp::model::{
     ClientCapabilities, ClientRequest, Implementation, InitializeRequestParams, LoggingLevel,
-    LoggingMessageNotificationParam, ProtocolVersion, ServerResult,
+    LoggingMessageNotificationParam, ProtocolVersion, ServerPeerInfo, ServerResult,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient, RunningService,
@@ -104,6 +104,50 @@ impl McpSession {
             .await
             .map_err(|e| format!("MCP handshake failed: {e}"))?;
         Ok(Self::ready(service).await)
+    }
+
+    /// Resumes the session of a server that is already initialized (a container adopted
+    /// after a daemon restart): no new handshake, the recorded peer info, then a ping to prove
+    /// the server still answers.
+    pub async fn resume_stdio<R, W>(
+        server_id: &str,
+        logs: Option<LogSender>,
+        reader: R,
+        writer: W,
+        recorded: &McpInfo,
+    ) -> Result<McpSession, String>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let version = recorded
+            .protocol_version
+            .clone()
+            .unwrap_or_else(|| ProtocolVersion::V_2025_11_25.to_string());
+        let capabilities = serde_json::from_value(recorded.capabilities.clone())
+            .map_err(|e| format!("recorded capabilities unusable: {e}"))?;
+        let mut info = ServerPeerInfo::new(
+            serde_json::from_value(serde_json::Value::String(version))
+                .map_err(|e| format!("recorded protocol version unusable: {e}"))?,
+            capabilities,
+        );
+        if let Some(si) = recorded
+            .server_info
+            .clone()
+            .and_then(|v| serde_json::from_value::<Implementation>(v).ok())
+        {
+            info = info.with_server_info(si);
+        }
+        let client = ManagerClient {
+            server_id: server_id.to_string(),
+            logs,
+        };
+        let service = rmcp::service::serve_directly(client, (reader, writer), Some(info));
+        let session = Self::ready(service).await;
+        ping(&session.peer())
+            .await
+            .map_err(|e| format!("the adopted server did not answer a ping: {e}"))?;
+        Ok(session)
     }
 
     /// Handshake with a Streamable HTTP endpoint; retried until `deadline` because a freshly

@@ -20,7 +20,7 @@ pub enum ServerType {
     Nodejs,
     /// A Python server (`uvx PACKAGE`, `python -m MODULE`): a preset of `process`.
     Python,
-    /// A Docker container (not yet supported by this build).
+    /// A Docker container: `image`, optional `command`/`args` override, `ports`, limits.
     Container,
     /// A server the manager does not run (not yet supported by this build).
     Remote,
@@ -93,6 +93,12 @@ pub struct Settings {
     /// Grace period between SIGTERM and SIGKILL when stopping (default 10 s).
     pub stop_grace_secs: f64,
     pub backoff: BackoffSettings,
+    /// Container servers: published ports.
+    pub ports: Vec<PortSpec>,
+    /// Container servers: memory limit in MiB.
+    pub memory_mb: Option<u64>,
+    /// Container servers: CPU limit in cores (e.g. 0.5).
+    pub cpus: Option<f64>,
 }
 
 impl Default for Settings {
@@ -101,7 +107,31 @@ impl Default for Settings {
             start_timeout_secs: 120.0,
             stop_grace_secs: 10.0,
             backoff: BackoffSettings::default(),
+            ports: vec![],
+            memory_mb: None,
+            cpus: None,
         }
+    }
+}
+
+/// A port a container publishes on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    /// The port inside the container.
+    pub container_port: u16,
+    /// The host port (default: the same number).
+    pub host_port: Option<u16>,
+    /// The host address to bind (default 127.0.0.1, so nothing is exposed beyond this machine).
+    pub host_ip: Option<String>,
+}
+
+impl PortSpec {
+    pub fn host_port(&self) -> u16 {
+        self.host_port.unwrap_or(self.container_port)
+    }
+    pub fn host_ip(&self) -> &str {
+        self.host_ip.as_deref().unwrap_or("127.0.0.1")
     }
 }
 
@@ -119,7 +149,53 @@ impl Settings {
                 "stop_grace_secs must be between 0 and 3600".into(),
             ));
         }
+        for p in &self.ports {
+            if p.container_port == 0 || p.host_port == Some(0) {
+                return Err(AppError::Validation(
+                    "ports must be between 1 and 65535".into(),
+                ));
+            }
+            if let Some(ip) = &p.host_ip
+                && ip.parse::<std::net::IpAddr>().is_err()
+            {
+                return Err(AppError::Validation(format!(
+                    "ports: host_ip {ip:?} is not an IP address"
+                )));
+            }
+        }
+        if self
+            .memory_mb
+            .is_some_and(|m| !(4..=1_048_576).contains(&m))
+        {
+            return Err(AppError::Validation(
+                "memory_mb must be between 4 and 1048576".into(),
+            ));
+        }
+        if self
+            .cpus
+            .is_some_and(|c| !c.is_finite() || c <= 0.0 || c > 1024.0)
+        {
+            return Err(AppError::Validation(
+                "cpus must be above 0 and at most 1024".into(),
+            ));
+        }
         self.backoff.validate().map_err(AppError::Validation)
+    }
+
+    /// Every published port: the explicit ones, plus `port` on loopback when no explicit
+    /// mapping covers it (so an HTTP server in a container is reachable at 127.0.0.1:port).
+    pub fn published(&self, port: Option<u16>) -> Vec<PortSpec> {
+        let mut all = self.ports.clone();
+        if let Some(p) = port
+            && !all.iter().any(|s| s.container_port == p)
+        {
+            all.push(PortSpec {
+                container_port: p,
+                host_port: None,
+                host_ip: None,
+            });
+        }
+        all
     }
 }
 
@@ -184,6 +260,7 @@ pub struct ServerRecord {
     pub last_health_check: Option<DateTime<Utc>>,
     pub process_id: Option<u32>,
     pub process_group: Option<i32>,
+    pub container_id: Option<String>,
     pub restart_count: u32,
     pub last_exit: Option<LastExit>,
     pub last_error: Option<String>,
@@ -237,6 +314,7 @@ impl ServerRecord {
             image: row.image,
             health_status: row.health_status,
             process_group: row.process_group,
+            container_id: row.container_id,
             last_error: row.last_error,
         }
     }
@@ -250,7 +328,7 @@ impl ServerRecord {
             image: self.image.clone(),
             status: self.status.as_str().into(),
             port: self.port.map(i32::from),
-            container_id: None,
+            container_id: self.container_id.clone(),
             config: json(&self.settings),
             created_at: self.created_at.naive_utc(),
             updated_at: self.updated_at.naive_utc(),
@@ -278,9 +356,21 @@ impl ServerRecord {
 
     /// The URL of the server's Streamable HTTP endpoint, for `transport = http`.
     pub fn http_url(&self) -> Option<String> {
-        self.url
-            .clone()
-            .or_else(|| self.port.map(|p| format!("http://127.0.0.1:{p}/mcp")))
+        if let Some(url) = &self.url {
+            return Some(url.clone());
+        }
+        let port = self.port?;
+        let host_port = if self.kind == ServerType::Container {
+            self.settings
+                .published(Some(port))
+                .iter()
+                .find(|p| p.container_port == port)
+                .map(|p| p.host_port())
+                .unwrap_or(port)
+        } else {
+            port
+        };
+        Some(format!("http://127.0.0.1:{host_port}/mcp"))
     }
 }
 
@@ -327,6 +417,11 @@ pub struct ServerView {
     pub restart_count: u32,
     pub last_exit: Option<LastExit>,
     pub last_error: Option<String>,
+    /// The container of the current run (type container).
+    pub container_id: Option<String>,
+    pub ports: Vec<PortSpec>,
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
     /// Run number, incremented on every start.
     pub generation: u64,
     pub start_timeout_secs: f64,
@@ -363,6 +458,10 @@ impl ServerView {
             restart_count: r.restart_count,
             last_exit: r.last_exit.clone(),
             last_error: r.last_error.clone(),
+            container_id: r.container_id.clone(),
+            ports: r.settings.ports.clone(),
+            memory_mb: r.settings.memory_mb,
+            cpus: r.settings.cpus,
             generation: r.generation,
             start_timeout_secs: r.settings.start_timeout_secs,
             stop_grace_secs: r.settings.stop_grace_secs,
@@ -401,6 +500,10 @@ pub struct ServerCreate {
     pub start_timeout_secs: Option<f64>,
     pub stop_grace_secs: Option<f64>,
     pub backoff: Option<BackoffSettings>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
     /// Start the server right after creating it.
     #[serde(default)]
     pub start: bool,
@@ -449,6 +552,13 @@ pub struct ServerPatch {
     pub start_timeout_secs: Option<f64>,
     pub stop_grace_secs: Option<f64>,
     pub backoff: Option<BackoffSettings>,
+    pub ports: Option<Vec<PortSpec>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<u64>)]
+    pub memory_mb: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<f64>)]
+    pub cpus: Option<Option<f64>>,
 }
 
 pub fn validate_name(name: &str) -> AppResult<()> {
@@ -498,21 +608,42 @@ impl ServerRecord {
     pub fn validate(&self) -> AppResult<()> {
         validate_name(&self.name)?;
         match self.kind {
-            ServerType::Container | ServerType::Remote => {
-                return Err(AppError::Validation(format!(
-                    "type '{}' is not supported by this build yet; use process, nodejs or python",
-                    self.kind.as_str()
-                )));
+            ServerType::Remote => {
+                return Err(AppError::Validation(
+                    "type 'remote' is not supported by this build yet; use process, nodejs, python or container".into(),
+                ));
             }
-            _ => {}
+            ServerType::Container => {
+                if self.image.as_deref().unwrap_or("").trim().is_empty() {
+                    return Err(AppError::Validation(
+                        "image is required for type 'container'".into(),
+                    ));
+                }
+            }
+            _ => {
+                if self.command.as_deref().unwrap_or("").trim().is_empty() {
+                    return Err(AppError::Validation(format!(
+                        "command is required for type '{}'",
+                        self.kind.as_str()
+                    )));
+                }
+                if self.image.is_some() {
+                    return Err(AppError::Validation(format!(
+                        "image is only for type 'container', not '{}'",
+                        self.kind.as_str()
+                    )));
+                }
+                if !self.settings.ports.is_empty()
+                    || self.settings.memory_mb.is_some()
+                    || self.settings.cpus.is_some()
+                {
+                    return Err(AppError::Validation(
+                        "ports, memory_mb and cpus are only for type 'container'".into(),
+                    ));
+                }
+            }
         }
         let command = self.command.as_deref().unwrap_or("");
-        if command.trim().is_empty() {
-            return Err(AppError::Validation(format!(
-                "command is required for type '{}'",
-                self.kind.as_str()
-            )));
-        }
         no_nul("command", command)?;
         for a in &self.args {
             no_nul("args", a)?;
@@ -574,6 +705,9 @@ impl ServerRecord {
                 start_timeout_secs: c.start_timeout_secs.unwrap_or(defaults.start_timeout_secs),
                 stop_grace_secs: c.stop_grace_secs.unwrap_or(defaults.stop_grace_secs),
                 backoff: c.backoff.unwrap_or(defaults.backoff),
+                ports: c.ports,
+                memory_mb: c.memory_mb,
+                cpus: c.cpus,
             },
             created_at: now,
             updated_at: now,
@@ -582,6 +716,7 @@ impl ServerRecord {
             last_health_check: None,
             process_id: None,
             process_group: None,
+            container_id: None,
             restart_count: 0,
             last_exit: None,
             last_error: None,
@@ -629,6 +764,15 @@ impl ServerRecord {
         }
         if let Some(v) = p.backoff {
             r.settings.backoff = v;
+        }
+        if let Some(v) = p.ports {
+            r.settings.ports = v;
+        }
+        if let Some(v) = p.memory_mb {
+            r.settings.memory_mb = v;
+        }
+        if let Some(v) = p.cpus {
+            r.settings.cpus = v;
         }
         r.updated_at = now;
         r.validate()?;
@@ -710,7 +854,10 @@ mod tests {
             serde_json::json!({"name": "a", "command": "x", "env": {"A=B": "1"}}),
             serde_json::json!({"name": "a", "command": "x", "transport": "http"}),
             serde_json::json!({"name": "a", "command": "x", "start_timeout_secs": -1}),
-            serde_json::json!({"name": "a", "type": "container", "image": "x"}),
+            serde_json::json!({"name": "a", "type": "container"}),
+            serde_json::json!({"name": "a", "type": "remote", "url": "http://x"}),
+            serde_json::json!({"name": "a", "command": "x", "memory_mb": 64}),
+            serde_json::json!({"name": "a", "type": "container", "image": "i", "ports": [{"container_port": 0}]}),
             serde_json::json!({"name": "a", "command": "x", "env": {"A": "1"}, "secret_env": {"A": "2"}}),
         ] {
             assert!(create(bad.clone()).is_err(), "{bad}");

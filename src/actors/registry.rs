@@ -226,3 +226,32 @@ impl Handler<ShutdownAll> for Registry {
         })
     }
 }
+
+/// Hand an engine event to the server whose container it concerns.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RouteContainerEvent(pub crate::runtime::docker::ContainerEvent);
+
+impl Handler<RouteContainerEvent> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: RouteContainerEvent, _: &mut Self::Context) {
+        if let Some(e) = self.servers.get(&msg.0.server_id) {
+            e.addr.do_send(server::ContainerEventMsg(msg.0));
+        }
+    }
+}
+
+/// The engine's event stream was (re)established: every container server compares its run
+/// with the engine, in case an event was missed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CheckContainers;
+
+impl Handler<CheckContainers> for Registry {
+    type Result = ();
+    fn handle(&mut self, _: CheckContainers, _: &mut Self::Context) {
+        for e in self.servers.values() {
+            e.addr.do_send(server::CheckContainer);
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub struct AppState {
     pub data_dir: PathBuf,
     pub bind: String,
     pub instance_id: String,
+    pub engine: crate::runtime::docker::Engine,
 }
 
 /// `{"data": …}`

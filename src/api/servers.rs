@@ -46,7 +46,7 @@ pub async fn create(
     let body = body.into_inner();
     let start = body.start;
     let (mut view, addr) = state.registry.send(Create(body)).await??;
-    if start {
+    if start && engine_ready(&state, &view).await.is_ok() {
         view = match addr.send(UserCommand(Command::Start)).await? {
             Ok(v) => v,
             // Created, but it could not start: the view says why (status failed, last_error).
@@ -118,8 +118,23 @@ pub async fn delete(
     Ok(ok(view))
 }
 
+/// Container servers need the engine; say so at once rather than after a failed run.
+async fn engine_ready(state: &AppState, view: &ServerView) -> AppResult<()> {
+    if view.kind == crate::model::ServerType::Container {
+        state
+            .engine
+            .version()
+            .await
+            .map_err(AppError::Unprocessable)?;
+    }
+    Ok(())
+}
+
 async fn command(state: &AppState, reference: &str, cmd: Command) -> AppResult<HttpResponse> {
     let addr = lookup(state, reference).await?;
+    if cmd != Command::Stop {
+        engine_ready(state, &addr.send(GetView).await?).await?;
+    }
     let view = addr.send(UserCommand(cmd)).await??;
     Ok(HttpResponse::Accepted().json(Data { data: view }))
 }

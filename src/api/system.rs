@@ -19,7 +19,7 @@ pub struct SystemInfo {
     /// Commands servers are usually started with, and where they resolve on this machine's
     /// PATH (null: not found).
     pub runtimes: BTreeMap<String, Option<String>>,
-    /// Container servers need a Docker engine; this build does not run them yet.
+    /// The Docker engine container servers run on.
     pub docker: DockerInfo,
 }
 
@@ -31,8 +31,12 @@ pub struct ServerCounts {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DockerInfo {
-    pub supported: bool,
-    pub message: String,
+    pub reachable: bool,
+    /// Where the engine is expected (`DOCKER_HOST` or the local socket).
+    pub address: String,
+    pub version: Option<String>,
+    /// Why it is not reachable.
+    pub error: Option<String>,
 }
 
 /// Daemon version, uptime, server counts and available runtimes.
@@ -67,9 +71,19 @@ pub async fn system(state: web::Data<AppState>) -> AppResult<HttpResponse> {
             by_status,
         },
         runtimes,
-        docker: DockerInfo {
-            supported: false,
-            message: "container servers are not supported by this build yet".into(),
+        docker: match state.engine.version().await {
+            Ok(version) => DockerInfo {
+                reachable: true,
+                address: crate::runtime::docker::engine_address(),
+                version: Some(version),
+                error: None,
+            },
+            Err(e) => DockerInfo {
+                reachable: false,
+                address: crate::runtime::docker::engine_address(),
+                version: None,
+                error: Some(e),
+            },
         },
     }))
 }

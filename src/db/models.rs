@@ -49,6 +49,7 @@ pub struct RunStateChange {
     pub status: String,
     pub process_id: Option<i32>,
     pub process_group: Option<i32>,
+    pub container_id: Option<String>,
     pub last_exit: Option<String>,
     pub last_error: Option<String>,
     pub restart_count: i32,

@@ -1,6 +1,7 @@
 //! The ServerActor: one per managed server, the only writer of its status.
 //!
-//! It owns the server's definition, its current run (process group, pipes, generation) and
+//! It owns the server's definition, its current run (a process group or a container, its
+//! pipes, its generation) and
 //! the run's upstream MCP session, and it applies the state machine of `crate::state`: user
 //! commands, the child's exit (seen at once by a wait task), handshake results, backoff
 //! timers and stop deadlines all arrive as messages tagged with the run's generation, and
@@ -20,6 +21,7 @@ use crate::runtime::process::{self, SpawnSpec};
 use crate::state::{self, AfterExit, Command, ExitInfo, Status, StatusKind};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use futures::future::LocalBoxFuture;
 use nix::sys::signal::Signal;
 use rmcp::service::{Peer, RoleClient};
 use std::os::unix::process::ExitStatusExt;
@@ -27,6 +29,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
+
+mod container;
+
+pub use container::{CheckContainer, ContainerCreated, ContainerEvent as ContainerEventMsg};
 
 /// What every ServerActor shares with the daemon.
 #[derive(Clone)]
@@ -36,13 +42,25 @@ pub struct Deps {
     pub logs: Option<LogSender>,
     pub clock: SharedClock,
     pub instance_id: String,
+    pub engine: crate::runtime::docker::Engine,
+}
+
+/// What runs: a host process group or a container.
+enum Handle {
+    Process {
+        pid: u32,
+        pgid: i32,
+    },
+    /// `None` until the engine has created it.
+    Container {
+        id: Option<String>,
+    },
 }
 
 /// One live run of the server.
 struct Run {
     generation: u64,
-    pid: u32,
-    pgid: i32,
+    handle: Handle,
     started: Instant,
     session: Option<McpSession>,
     /// Held for http-transport servers (stdio ones hand stdin to the MCP session); dropping
@@ -54,6 +72,29 @@ struct Run {
     failed_start: Option<String>,
     /// Escalation timers of a stop in progress.
     stop_timers: Vec<SpawnHandle>,
+    /// The engine reported an out-of-memory kill for this run.
+    oom: bool,
+}
+
+impl Run {
+    fn pid(&self) -> Option<u32> {
+        match self.handle {
+            Handle::Process { pid, .. } => Some(pid),
+            Handle::Container { .. } => None,
+        }
+    }
+    fn pgid(&self) -> Option<i32> {
+        match self.handle {
+            Handle::Process { pgid, .. } => Some(pgid),
+            Handle::Container { .. } => None,
+        }
+    }
+    fn container_id(&self) -> Option<&str> {
+        match &self.handle {
+            Handle::Container { id } => id.as_deref(),
+            Handle::Process { .. } => None,
+        }
+    }
 }
 
 /// What to do once the current run has stopped.
@@ -130,13 +171,14 @@ impl ServerActor {
         }
         self.status = next;
         self.rec.status = to;
-        self.rec.process_id = match &self.status {
-            Status::Starting { .. } | Status::Running { .. } | Status::Stopping { .. } => {
-                self.run.as_ref().map(|r| r.pid)
-            }
-            _ => None,
-        };
-        self.rec.process_group = self.run.as_ref().map(|r| r.pgid);
+        let live = matches!(
+            self.status,
+            Status::Starting { .. } | Status::Running { .. } | Status::Stopping { .. }
+        );
+        let run = self.run.as_ref().filter(|_| live);
+        self.rec.process_id = run.and_then(Run::pid);
+        self.rec.process_group = run.and_then(Run::pgid);
+        self.rec.container_id = run.and_then(|r| r.container_id().map(String::from));
         self.rec.updated_at = self.now();
         self.persist_run_state();
         if from != to {
@@ -168,6 +210,7 @@ impl ServerActor {
             last_error: self.rec.last_error.clone(),
             restart_count: i32::try_from(self.rec.restart_count).unwrap_or(i32::MAX),
             generation: i64::try_from(self.rec.generation).unwrap_or(i64::MAX),
+            container_id: self.rec.container_id.clone(),
             updated_at: self.rec.updated_at.naive_utc(),
         };
         let id = self.rec.id.clone();
@@ -211,11 +254,20 @@ impl ServerActor {
         self.set_status(Status::Failed { reason });
     }
 
-    /// Spawns a new run. Everything the user can get wrong is checked before the fork.
+    /// Begins a new run on the server's runtime.
     fn begin_start(&mut self, ctx: &mut Context<Self>) -> AppResult<()> {
         if let Some(h) = self.backoff_timer.take() {
             ctx.cancel_future(h);
         }
+        if self.rec.kind == crate::model::ServerType::Container {
+            self.begin_container_start(ctx);
+            return Ok(());
+        }
+        self.begin_process_start(ctx)
+    }
+
+    /// Spawns a process run. Everything the user can get wrong is checked before the fork.
+    fn begin_process_start(&mut self, ctx: &mut Context<Self>) -> AppResult<()> {
         let cwd = self.rec.working_directory.clone();
         let checked = (|| {
             if let Some(dir) = &cwd {
@@ -303,43 +355,63 @@ impl ServerActor {
             self.deps.logs.clone(),
         ));
 
-        let deadline =
-            Instant::now() + Duration::from_secs_f64(self.rec.settings.start_timeout_secs);
+        let deadline = self.start_deadline();
         let server_id = self.rec.id.clone();
         let logs = self.deps.logs.clone();
-        let timeout = self.rec.settings.start_timeout_secs;
         let mut held_stdin = None;
-        let connect: futures::future::LocalBoxFuture<'static, Result<McpSession, String>> =
-            match self.rec.transport {
-                Transport::Stdio => {
-                    // stdout is the protocol channel: JSON-RPC lines go to the MCP client,
-                    // anything else is logged. The pump keeps reading even when the client
-                    // is gone, so the child never blocks on a full pipe.
-                    let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
-                    tokio::spawn(pump_stdout(
-                        stdout,
-                        to_client,
-                        server_id.clone(),
-                        logs.clone(),
-                    ));
-                    Box::pin(async move {
-                        McpSession::connect_stdio(&server_id, logs, from_pump, stdin).await
-                    })
-                }
-                Transport::Http => {
-                    tokio::spawn(log_pipe(
-                        stdout,
-                        Source::Stdout,
-                        server_id.clone(),
-                        logs.clone(),
-                    ));
-                    held_stdin = Some(stdin);
-                    let url = self.rec.http_url().unwrap_or_default();
-                    Box::pin(async move {
-                        McpSession::connect_http(&server_id, logs, &url, deadline).await
-                    })
-                }
-            };
+        let connect: LocalBoxFuture<'static, Result<McpSession, String>> = match self.rec.transport
+        {
+            Transport::Stdio => {
+                let from_pump = protocol_channel(stdout, &server_id, &logs);
+                Box::pin(async move {
+                    McpSession::connect_stdio(&server_id, logs, from_pump, stdin).await
+                })
+            }
+            Transport::Http => {
+                tokio::spawn(log_pipe(
+                    stdout,
+                    Source::Stdout,
+                    server_id.clone(),
+                    logs.clone(),
+                ));
+                held_stdin = Some(stdin);
+                let url = self.rec.http_url().unwrap_or_default();
+                Box::pin(
+                    async move { McpSession::connect_http(&server_id, logs, &url, deadline).await },
+                )
+            }
+        };
+        let handle = self.spawn_handshake(ctx, generation, connect);
+        self.run = Some(Run {
+            generation,
+            handle: Handle::Process { pid, pgid },
+            started: Instant::now(),
+            session: None,
+            stdin: held_stdin,
+            handshake: Some(handle),
+            failed_start: None,
+            stop_timers: vec![],
+            oom: false,
+        });
+        let since = self.now();
+        self.set_status(Status::Starting { generation, since });
+        Ok(())
+    }
+
+    fn start_deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs_f64(self.rec.settings.start_timeout_secs)
+    }
+
+    /// Runs `connect` then lists what the server offers, within the start timeout; the
+    /// result comes back to [`Self::on_handshake`] tagged with the run's generation.
+    fn spawn_handshake(
+        &mut self,
+        ctx: &mut Context<Self>,
+        generation: u64,
+        connect: LocalBoxFuture<'static, Result<McpSession, String>>,
+    ) -> SpawnHandle {
+        let deadline = self.start_deadline();
+        let timeout = self.rec.settings.start_timeout_secs;
         // Running means: the handshake succeeded and the server said what it offers.
         let handshake = async move {
             let ready = async {
@@ -355,23 +427,9 @@ impl ServerActor {
                     ))
                 })
         };
-        let handle = ctx.spawn(handshake.into_actor(self).map(move |result, act, ctx| {
+        ctx.spawn(handshake.into_actor(self).map(move |result, act, ctx| {
             act.on_handshake(generation, result, ctx);
-        }));
-        self.run = Some(Run {
-            generation,
-            pid,
-            pgid,
-            started: Instant::now(),
-            session: None,
-            stdin: held_stdin,
-            handshake: Some(handle),
-            failed_start: None,
-            stop_timers: vec![],
-        });
-        let since = self.now();
-        self.set_status(Status::Starting { generation, since });
-        Ok(())
+        }))
     }
 
     fn on_handshake(
@@ -395,7 +453,7 @@ impl ServerActor {
         run.handshake = None;
         match result {
             Ok((session, info)) => {
-                let pid = run.pid;
+                let pid = run.pid();
                 run.session = Some(session);
                 let name = info
                     .server_info
@@ -416,7 +474,7 @@ impl ServerActor {
                 let since = self.now();
                 self.set_status(Status::Running {
                     generation,
-                    pid: Some(pid),
+                    pid,
                     since,
                 });
             }
@@ -463,27 +521,35 @@ impl ServerActor {
             });
         }
         let generation = run.generation;
-        let pgid = run.pgid;
-        let term_after = (grace / 2).min(Duration::from_secs(1));
-        run.stop_timers
-            .push(ctx.run_later(term_after, move |act, _| {
-                if act.is_stopping(generation) {
-                    tracing::debug!(pgid, "SIGTERM to group");
-                    process::signal_group(pgid, Signal::SIGTERM);
-                }
-            }));
-        run.stop_timers.push(ctx.run_later(grace, move |act, _| {
-            if act.is_stopping(generation) {
-                act.log(
-                    "warn",
-                    format!(
-                        "still running after the {}s grace period: SIGKILL",
-                        grace.as_secs_f64()
-                    ),
-                );
-                process::signal_group(pgid, Signal::SIGKILL);
+        match &run.handle {
+            Handle::Process { pgid, .. } => {
+                let pgid = *pgid;
+                let term_after = (grace / 2).min(Duration::from_secs(1));
+                run.stop_timers
+                    .push(ctx.run_later(term_after, move |act, _| {
+                        if act.is_stopping(generation) {
+                            tracing::debug!(pgid, "SIGTERM to group");
+                            process::signal_group(pgid, Signal::SIGTERM);
+                        }
+                    }));
+                run.stop_timers.push(ctx.run_later(grace, move |act, _| {
+                    if act.is_stopping(generation) {
+                        act.log(
+                            "warn",
+                            format!(
+                                "still running after the {}s grace period: SIGKILL",
+                                grace.as_secs_f64()
+                            ),
+                        );
+                        process::signal_group(pgid, Signal::SIGKILL);
+                    }
+                }));
             }
-        }));
+            Handle::Container { id } => {
+                let id = id.clone();
+                self.stop_container(ctx, generation, id, grace);
+            }
+        }
         let deadline = self.now() + chrono::Duration::from_std(grace).unwrap_or_default();
         self.set_status(Status::Stopping {
             generation,
@@ -500,8 +566,23 @@ impl ServerActor {
             tracing::debug!(server = %self.rec.name, generation = msg.generation, "stale exit ignored");
             return;
         };
-        // Whatever the leader left in its group belongs to this run: end it too.
-        process::signal_group(run.pgid, Signal::SIGKILL);
+        match &run.handle {
+            // Whatever the leader left in its group belongs to this run: end it too.
+            Handle::Process { pgid, .. } => {
+                process::signal_group(*pgid, Signal::SIGKILL);
+            }
+            // Our containers do not outlive their run.
+            Handle::Container { id: Some(id) } => {
+                let engine = self.deps.engine.clone();
+                let id = id.clone();
+                actix::spawn(async move {
+                    if let Err(e) = engine.remove(&id).await {
+                        tracing::warn!(error = %e, "removing a container");
+                    }
+                });
+            }
+            Handle::Container { id: None } => {}
+        }
         for h in run.stop_timers {
             ctx.cancel_future(h);
         }
@@ -513,11 +594,18 @@ impl ServerActor {
         }
         let ran_for = run.started.elapsed();
         let exit = msg.exit;
+        let what = match &run.handle {
+            Handle::Process { pid, .. } => format!("pid {pid}"),
+            Handle::Container { id } => format!(
+                "container {}",
+                id.as_deref().map(short_id).unwrap_or("(not created)")
+            ),
+        };
+        let oom = if run.oom { " (out of memory)" } else { "" };
         self.log(
             if exit.success() { "info" } else { "warn" },
             format!(
-                "pid {} {} after {:.1}s",
-                run.pid,
+                "{what} {}{oom} after {:.1}s",
                 exit.describe(),
                 ran_for.as_secs_f64()
             ),
@@ -568,10 +656,10 @@ impl ServerActor {
             (AfterExit::Stop, Some(reason)) => self.after_failure(reason, ran_for, ctx),
             (AfterExit::Fail(reason), _) => {
                 self.attempts = 0;
-                self.fail(reason);
+                self.fail(format!("{reason}{oom}"));
             }
             (AfterExit::Restart { attempt, delay }, _) => {
-                self.rec.last_error = Some(exit.describe());
+                self.rec.last_error = Some(format!("{}{oom}", exit.describe()));
                 self.schedule_restart(attempt, delay, ctx);
             }
         }
@@ -715,9 +803,14 @@ impl Actor for ServerActor {
         }
         if self.rec.desired_state == DesiredState::Running {
             self.log("info", "daemon started: restoring desired state running");
-            if let Err(e) = self.begin_start(ctx) {
-                tracing::warn!(server = %self.rec.name, error = %e, "could not restore");
-            }
+        }
+        if self.rec.kind == crate::model::ServerType::Container {
+            // A container may have outlived the previous daemon: adopt or remove it first.
+            self.reconcile_containers(ctx);
+        } else if self.rec.desired_state == DesiredState::Running
+            && let Err(e) = self.begin_start(ctx)
+        {
+            tracing::warn!(server = %self.rec.name, error = %e, "could not restore");
         }
     }
 }
@@ -888,6 +981,30 @@ impl Handler<Shutdown> for ServerActor {
     }
 }
 
+/// Splits a stdio server's stdout: returns the reader the MCP client reads JSON-RPC from;
+/// everything else is logged.
+fn protocol_channel<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    stdout: R,
+    server_id: &str,
+    logs: &Option<LogSender>,
+) -> tokio::io::DuplexStream {
+    // stdout is the protocol channel: JSON-RPC lines go to the MCP client, anything else is
+    // logged. The pump keeps reading even when the client is gone, so the child never blocks
+    // on a full pipe.
+    let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
+    tokio::spawn(pump_stdout(
+        stdout,
+        to_client,
+        server_id.to_string(),
+        logs.clone(),
+    ));
+    from_pump
+}
+
+fn short_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
 /// Logs every line of a pipe until EOF.
 async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
     pipe: R,
@@ -905,8 +1022,8 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
 
 /// Reads the child's stdout: JSON-RPC lines go to the MCP client, other lines to the log.
 /// Never stops reading before EOF, so the child cannot block on a full pipe.
-async fn pump_stdout(
-    mut stdout: tokio::process::ChildStdout,
+async fn pump_stdout<R: tokio::io::AsyncRead + Unpin>(
+    mut stdout: R,
     mut to_client: tokio::io::DuplexStream,
     server_id: String,
     logs: Option<LogSender>,
