@@ -208,6 +208,8 @@ impl Engine {
             host_config: Some(HostConfig {
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
                 memory: spec.memory_bytes,
+                // A memory limit is a limit: no swap beyond it.
+                memory_swap: spec.memory_bytes,
                 nano_cpus: spec.nano_cpus,
                 ..Default::default()
             }),

@@ -58,7 +58,21 @@ impl Daemon {
 
     /// Starts a daemon on an existing data dir (for restart tests).
     pub fn start_in(dir: &Path) -> Daemon {
+        Daemon::start_with(dir, &[])
+    }
+
+    /// A daemon with extra environment variables, on its own temp data dir.
+    pub fn start_env(env: &[(&str, &str)]) -> Daemon {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut d = Daemon::start_with(&dir, env);
+        d._tmp = Some(tmp);
+        d
+    }
+
+    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+            .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .env("MCP_MANAGER_LOG", "info,rmcp=warn,mcp_manager=debug")

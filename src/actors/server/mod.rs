@@ -618,6 +618,7 @@ impl ServerActor {
             let deleting = pending.iter().any(|p| matches!(p, AfterStop::Delete(_)));
             if let Some(reason) = run.failed_start.filter(|_| pending.is_empty()) {
                 // The run was abandoned because its start failed: the policy decides.
+                let reason = format!("{reason}; the process {}{oom}", exit.describe());
                 self.after_failure(reason, ran_for, ctx);
             } else if restart && !deleting && !self.deleted {
                 self.set_status(Status::Stopped);
@@ -653,7 +654,10 @@ impl ServerActor {
                 self.attempts = 0;
                 self.set_status(Status::Stopped);
             }
-            (AfterExit::Stop, Some(reason)) => self.after_failure(reason, ran_for, ctx),
+            (AfterExit::Stop, Some(reason)) => {
+                let reason = format!("{reason}; the process {}{oom}", exit.describe());
+                self.after_failure(reason, ran_for, ctx)
+            }
             (AfterExit::Fail(reason), _) => {
                 self.attempts = 0;
                 self.fail(format!("{reason}{oom}"));
