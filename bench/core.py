@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Core benchmark of the mcp-manager daemon (Python 3.11+, standard library only).
+"""Benchmark of the mcp-manager daemon (Python 3.11+, standard library only).
 
 Measures, against a real release binary in a throw-away data dir:
 
@@ -9,11 +9,19 @@ Measures, against a real release binary in a throw-away data dir:
 3. the daemon's RSS with 50 fixture servers running, children excluded (target < 60 MB);
 4. the time to stop 50 servers at once, and how many fixture processes are left.
 
+These are the part `core`. The part `containers` runs the same fixture as a host process
+(`bench-proc`) and as a container of `mcp-manager-test/py-fixture:latest` (`bench-ct`),
+alternating, and compares their start → `running` and stop → `stopped` times (median, p90),
+split with the engine's own events (`docker events`); it then checks that no container of
+the daemon is left. It needs the Docker engine and that image (`bash .ci/setup.sh`); when
+it is requested and they are missing, the other parts still run and the exit code is 1.
+
 Figures are measured and printed next to their target; nothing is asserted.
 Status changes are seen through the WebSocket `/api/events` (no polling), with a minimal
 WebSocket client written here over a raw socket.
 
-    cargo build --release && python3 bench/core.py [--n 15] [--servers 50] [--json out.json]
+    cargo build --release && python3 bench/core.py [--parts core,containers] [--n 15]
+        [--servers 50] [--container-n 10] [--json out.json]
 
 See docs/benchmarks.md.
 """
@@ -55,6 +63,7 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TARGET_OVERHEAD_MS = 20.0
 TARGET_IDLE_MB = 30.0
 TARGET_RUNNING_MB = 60.0
+PARTS = ("core", "containers")
 
 
 class BenchError(Exception):
@@ -680,7 +689,474 @@ def server_body(name: str, python_cmd: str) -> dict:
     return {"name": name, "command": python_cmd, "args": [str(FIXTURE)], "stop_grace_secs": 5}
 
 
-def run(args) -> dict:
+def core_part(result: dict, daemon: Daemon, api: Api, watcher: EventWatcher, python: str, n: int, count: int,
+              timeout: float) -> None:
+    """The core figures 1–4 (see the module docstring), appended to result["figures"]."""
+    figures = result["figures"]
+
+    def figure(key, metric, value, shown, target="–", unit=None, **extra):
+        figures.append({"key": key, "metric": metric, "value": value, "unit": unit, "shown": shown,
+                        "target": target, **extra})
+
+    # 2. idle RSS --------------------------------------------------------------------
+    time.sleep(1.0)  # let start-up work (sweep, migrations) settle
+    rss_idle = daemon.rss_kb()
+    names = [f"bench-{i:02d}" for i in range(1, count + 1)]
+    for name in names:
+        api.call("POST", "/api/servers", server_body(name, "python3"), expect=(201,))
+    time.sleep(0.5)
+    rss_created = daemon.rss_kb()
+    figure("rss_idle_mb", "Daemon RSS, idle, no servers", mb(rss_idle), f"{mb(rss_idle):.1f} MB",
+           f"< {TARGET_IDLE_MB:.0f} MB", "MB")
+    figure("rss_created_mb", f"Daemon RSS, idle, {count} servers created (not started)", mb(rss_created),
+           f"{mb(rss_created):.1f} MB", f"< {TARGET_IDLE_MB:.0f} MB", "MB")
+
+    # 1. start overhead ----------------------------------------------------------------
+    # Direct runs and daemon runs are interleaved so that drift in the machine's load
+    # hits both alike. One warm-up of each is left out of the medians.
+    one = names[0]
+    direct_init, direct_full, daemon_start, accept, daemon_stop = [], [], [], [], []
+    to_starting, handshake, delivery = [], [], []
+    first_start = None
+    log(f"start overhead: {n} runs (+1 warm-up) of the fixture directly and through the daemon")
+    for i in range(n + 1):
+        d_init, d_full = direct_fixture_run(python, timeout)
+        mark = watcher.mark(one)
+        wall_req = time.time()
+        t_req = now()
+        api.call("POST", f"/api/servers/{one}/start", expect=(202,))
+        t_acc = now()
+        t_run = watcher.wait_all({one: mark}, "running", timeout, f"start #{i}")[one]
+        ts_starting = parse_ts((watcher.find(one, mark, "starting") or {}).get("_ts"))
+        ts_running = parse_ts((watcher.find(one, mark, "running") or {}).get("_ts"))
+        mark = watcher.mark(one)
+        t_stop = now()
+        api.call("POST", f"/api/servers/{one}/stop", expect=(202,))
+        t_stopped = watcher.wait_all({one: mark}, "stopped", timeout, f"stop #{i}")[one]
+        if i == 0:
+            first_start = t_run - t_req
+            continue
+        direct_init.append(d_init)
+        direct_full.append(d_full)
+        daemon_start.append(t_run - t_req)
+        accept.append(t_acc - t_req)
+        daemon_stop.append(t_stopped - t_stop)
+        if ts_starting is not None and ts_running is not None:
+            to_starting.append(ts_starting - wall_req)
+            handshake.append(ts_running - ts_starting)
+            delivery.append((t_run - t_req) - (ts_running - wall_req))
+    s_init, s_full, s_daemon = summary(direct_init), summary(direct_full), summary(daemon_start)
+    s_accept, s_stop = summary(accept), summary(daemon_stop)
+    overhead = s_daemon["median_ms"] - s_init["median_ms"]
+    overhead_net = s_daemon["median_ms"] - s_full["median_ms"]
+    paired = statistics.median(ms(a - b) for a, b in zip(daemon_start, direct_init))
+    figure("daemon_overhead_ms", "Start overhead of the daemon: median(start→running) − median(direct spawn→initialize reply)",
+           overhead, f"{overhead:.1f} ms", f"< {TARGET_OVERHEAD_MS:.0f} ms", "ms")
+    figure("daemon_overhead_net_ms", "  of which beyond the MCP handshake: median(start→running) − median(direct spawn→initialize+3 lists)",
+           overhead_net, f"{overhead_net:.1f} ms", "–", "ms")
+    figure("daemon_overhead_paired_ms", "  median of the per-run differences (daemon run − the direct run just before it)",
+           paired, f"{paired:.1f} ms", "–", "ms")
+    figure("daemon_start_ms", "  start→running through the daemon (POST start → `running` event)",
+           s_daemon["median_ms"], fmt_dist(s_daemon), "–", "ms", dist=s_daemon)
+    figure("direct_init_ms", "  fixture directly: spawn → initialize reply",
+           s_init["median_ms"], fmt_dist(s_init), "–", "ms", dist=s_init)
+    figure("direct_full_ms", "  fixture directly: spawn → initialize + tools/list + resources/list + prompts/list",
+           s_full["median_ms"], fmt_dist(s_full), "–", "ms", dist=s_full)
+    if to_starting:
+        s_a, s_b, s_c = summary(to_starting), summary(handshake), summary(delivery)
+        figure("split_to_starting_ms", "  split by event `ts`: POST sent → `starting` (request, spawn)",
+               s_a["median_ms"], fmt_dist(s_a), "–", "ms", dist=s_a)
+        figure("split_handshake_ms", "  split by event `ts`: `starting` → `running` (fixture start + handshake)",
+               s_b["median_ms"], fmt_dist(s_b), "–", "ms", dist=s_b)
+        figure("split_delivery_ms", "  split by event `ts`: `running` → event received by the client",
+               s_c["median_ms"], fmt_dist(s_c), "–", "ms", dist=s_c)
+    figure("start_accept_ms", "  POST start → 202 response", s_accept["median_ms"], fmt_dist(s_accept), "–", "ms",
+           dist=s_accept)
+    figure("first_start_ms", "  first start (warm-up, not in the medians)", ms(first_start),
+           f"{ms(first_start):.1f} ms", "–", "ms")
+    figure("stop_one_ms", "  POST stop → `stopped` event, one server", s_stop["median_ms"], fmt_dist(s_stop), "–",
+           "ms", dist=s_stop)
+
+    # 3. RSS with all servers running ---------------------------------------------------
+    log(f"starting {count} servers at once")
+    marks = watcher.marks(names)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        t0 = now()
+        list(pool.map(lambda nm: api.call("POST", f"/api/servers/{nm}/start", expect=(202,)), names))
+        t_sent = now()
+        running = watcher.wait_all(marks, "running", timeout, f"starting {count} servers")
+    start_all = max(running.values()) - t0
+    rss_running_now = daemon.rss_kb()
+    time.sleep(1.0)
+    rss_running = daemon.rss_kb()
+    children = marked_processes(daemon.instance_id)
+    child_rss = sum(proc_status_kb(p, "VmRSS") or 0 for p in children)
+    child_pss = sum(proc_pss_kb(p) or 0 for p in children)
+    figure("rss_running_mb", f"Daemon RSS, {count} servers running (daemon process only)", mb(rss_running),
+           f"{mb(rss_running):.1f} MB", f"< {TARGET_RUNNING_MB:.0f} MB", "MB",
+           at_all_running_mb=mb(rss_running_now))
+    figure("children_rss_mb", f"  children: {len(children)} processes, sum of VmRSS (PSS)", mb(child_rss),
+           f"{mb(child_rss):.1f} MB ({mb(child_pss):.1f} MB)", "–", "MB", pss_mb=mb(child_pss),
+           processes=len(children))
+    figure("start_all_ms", f"  time to start {count} at once (first POST → last `running` event)", ms(start_all),
+           f"{ms(start_all):.0f} ms (all {count} POSTs answered after {ms(t_sent - t0):.0f} ms)", "–", "ms",
+           posts_ms=ms(t_sent - t0))
+
+    # 4. stop all at once ---------------------------------------------------------------
+    log(f"stopping {count} servers at once")
+    marks = watcher.marks(names)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        t0 = now()
+        list(pool.map(lambda nm: api.call("POST", f"/api/servers/{nm}/stop", expect=(202,)), names))
+        t_sent = now()
+        stopped = watcher.wait_all(marks, "stopped", timeout, f"stopping {count} servers")
+    stop_all = max(stopped.values()) - t0
+    left_now = marked_processes(daemon.instance_id)
+    zombies = zombie_children(daemon.pid)
+    time.sleep(2.0)
+    left_later = marked_processes(daemon.instance_id)
+    figure("stop_all_ms", f"Time to stop {count} at once (first POST → last `stopped` event)", ms(stop_all),
+           f"{ms(stop_all):.0f} ms (all {count} POSTs answered after {ms(t_sent - t0):.0f} ms)", "–", "ms",
+           posts_ms=ms(t_sent - t0))
+    figure("left_after_stop", "  fixture processes left at the last `stopped` event (2 s later)", len(left_now),
+           f"{len(left_now)} ({len(left_later)})", "0", "processes", later=len(left_later),
+           zombies=len(zombies), pids=left_now)
+    if left_later:
+        for p in left_later[:10]:
+            log(f"left over: pid {p} state {proc_state(p)}: {cmdline(p)}")
+    rss_after = daemon.rss_kb()
+    hwm = daemon.rss_kb("VmHWM")
+    figure("rss_after_stop_mb", f"  daemon RSS after stopping all (peak VmHWM over the run)", mb(rss_after),
+           f"{mb(rss_after):.1f} MB ({mb(hwm):.1f} MB)", "–", "MB", hwm_mb=mb(hwm))
+
+
+
+# --------------------------------------------------------------------------- container part
+
+CT_IMAGE = "mcp-manager-test/py-fixture:latest"
+CT_LABEL_INSTANCE = "mcp-manager.instance"
+CT_LABEL_NAME = "mcp-manager.name"
+CT_IMAGE_HASH_LABEL = "mcp-manager.test.hash"
+PROC_NAME, CT_NAME = "bench-proc", "bench-ct"
+SETUP_HINT = ("run `bash .ci/setup.sh` (it starts the Docker engine and builds the image), "
+              "or leave the part out with `--parts core`")
+
+
+def docker(argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
+    """`docker ARGV...` with its output captured; never raises (rc 124: timeout, 127: no CLI)."""
+    try:
+        return subprocess.run(["docker", *argv], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(["docker", *argv], 124, "", f"no answer within {timeout:.0f} s")
+    except OSError as e:
+        return subprocess.CompletedProcess(["docker", *argv], 127, "", str(e))
+
+
+def our_containers(instance_id: str) -> list[str] | None:
+    """`docker ps -aq --filter label=mcp-manager.instance=<id>`: every container of this
+    daemon instance, running or not; None when the engine does not answer."""
+    r = docker(["ps", "-aq", "--filter", f"label={CT_LABEL_INSTANCE}={instance_id}"])
+    if r.returncode != 0:
+        return None
+    return r.stdout.split()
+
+
+def expected_image_hash() -> str | None:
+    """The `mcp-manager.test.hash` label tests/images/build.sh would give the image now:
+    sha256 of the fixture, the build script and the interpreter binary."""
+    h = hashlib.sha256()
+    try:
+        for f in (FIXTURE, ROOT / "tests" / "images" / "build.sh", Path("/usr/bin/python3.11")):
+            h.update(f.read_bytes())
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def containers_preflight() -> tuple[str | None, dict | None]:
+    """(why the container part cannot run, None) or (None, facts about the engine and image)."""
+    if shutil.which("docker") is None:
+        return f"the docker CLI is not on PATH; {SETUP_HINT}", None
+    r = docker(["image", "inspect", CT_IMAGE, "--format", "{{json .}}"])
+    if r.returncode != 0:
+        lines = (r.stderr or r.stdout).strip().splitlines()
+        why = lines[-1].strip() if lines else f"exit code {r.returncode}"
+        return f"`docker image inspect {CT_IMAGE}` failed: {why}; {SETUP_HINT}", None
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        doc = {}
+    config = doc.get("Config") or {}
+    labels = config.get("Labels") or {}
+    version = docker(["version", "--format", "{{.Server.Version}}"])
+    env = {
+        "image": CT_IMAGE,
+        "image_id": (doc.get("Id") or "?").removeprefix("sha256:")[:12],
+        "image_created": doc.get("Created"),
+        "image_size_mb": round((doc.get("Size") or 0) / 1e6, 1),
+        "entrypoint": config.get("Entrypoint"),
+        "engine": version.stdout.strip() if version.returncode == 0 else "?",
+    }
+    want, have = expected_image_hash(), labels.get(CT_IMAGE_HASH_LABEL)
+    env["image_current"] = None if want is None or have is None else want == have
+    if env["image_current"] is False:
+        env["warning"] = (f"{CT_IMAGE} was built from another version of tests/fixtures/mcp_fixture.py, "
+                          "tests/images/build.sh or /usr/bin/python3.11; `bash .ci/setup.sh` rebuilds it")
+    return None, env
+
+
+class DockerEvents:
+    """`docker events` for this daemon instance's containers, read on a thread. Keeps each
+    event's action, the server name from its label, the engine's own time (`timeNano`) and
+    the arrival time. `--since` replays what happened between the call and the subscription,
+    so nothing is missed at the start."""
+
+    def __init__(self, instance_id: str):
+        self.cond = threading.Condition()
+        self.events: list[dict] = []
+        self.error: str | None = None
+        self.closed = False
+        self.proc = subprocess.Popen(
+            ["docker", "events", "--since", f"{time.time() - 1:.3f}", "--format", "{{json .}}",
+             "--filter", "type=container", "--filter", f"label={CT_LABEL_INSTANCE}={instance_id}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        threading.Thread(target=self._run, name="docker-events", daemon=True).start()
+
+    def _run(self) -> None:
+        for line in self.proc.stdout:
+            at = now()
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            actor = ev.get("Actor") or {}
+            attrs = actor.get("Attributes") or {}
+            item = {
+                "action": ev.get("Action") or ev.get("status"),
+                "id": ev.get("id") or actor.get("ID"),
+                "name": attrs.get(CT_LABEL_NAME),
+                "engine_s": (ev.get("timeNano") or 0) / 1e9,
+                "at": at,
+                "exit_code": attrs.get("exitCode"),
+                "signal": attrs.get("signal"),
+            }
+            with self.cond:
+                self.events.append(item)
+                self.cond.notify_all()
+        err = self.proc.stderr.read().strip() if self.proc.stderr else ""
+        with self.cond:
+            if not self.closed:
+                self.error = f"`docker events` ended: {err or 'no message'}"
+            self.cond.notify_all()
+
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.events)
+
+    def find(self, mark: int, name: str, action: str) -> dict | None:
+        with self.cond:
+            for ev in self.events[mark:]:
+                if ev["name"] == name and ev["action"] == action:
+                    return ev
+        return None
+
+    def actions(self, mark: int, name: str) -> list[str]:
+        with self.cond:
+            return [ev["action"] for ev in self.events[mark:] if ev["name"] == name]
+
+    def wait(self, mark: int, name: str, action: str, timeout: float) -> dict | None:
+        """The first `action` event of `name`'s container after `mark`, or None at the
+        timeout or when the stream has ended."""
+        deadline = now() + timeout
+        with self.cond:
+            while True:
+                for ev in self.events[mark:]:
+                    if ev["name"] == name and ev["action"] == action:
+                        return ev
+                left = deadline - now()
+                if self.error or left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def p90(values: list[float]) -> float:
+    """The 90th percentile, interpolated between the two nearest samples
+    (`statistics.quantiles(..., method="inclusive")`)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def start_stop_once(kind: str, name: str, run_no: int, api: Api, watcher: EventWatcher,
+                    devents: DockerEvents | None, instance_id: str, timeout: float) -> dict:
+    """One start (POST → `running` event) and one stop (POST → `stopped` event) of `name`,
+    with the split by the daemon's event `ts` and, for the container, by the engine's events.
+    For the container, it then waits until the engine has removed it, so that removal does
+    not overlap the next measurement."""
+    what = f"{kind} run #{run_no}"
+    mark = watcher.mark(name)
+    dmark = devents.mark() if devents else 0
+    wall_req = time.time()
+    t_req = now()
+    api.call("POST", f"/api/servers/{name}/start", expect=(202,))
+    t_acc = now()
+    t_run = watcher.wait_all({name: mark}, "running", timeout, f"{what}: start")[name]
+    ts_starting = parse_ts((watcher.find(name, mark, "starting") or {}).get("_ts"))
+    ts_running = parse_ts((watcher.find(name, mark, "running") or {}).get("_ts"))
+    mark = watcher.mark(name)
+    wall_stop = time.time()
+    t_stop = now()
+    api.call("POST", f"/api/servers/{name}/stop", expect=(202,))
+    t_stopped = watcher.wait_all({name: mark}, "stopped", timeout, f"{what}: stop")[name]
+    ts_stopped = parse_ts((watcher.find(name, mark, "stopped") or {}).get("_ts"))
+
+    s: dict[str, float | None] = {
+        "start": t_run - t_req,
+        "stop": t_stopped - t_stop,
+        "accept": t_acc - t_req,
+        "to_starting": None if ts_starting is None else ts_starting - wall_req,
+        "starting_to_running": None if None in (ts_starting, ts_running) else ts_running - ts_starting,
+        "delivery": None if ts_running is None else (t_run - t_req) - (ts_running - wall_req),
+    }
+    if kind != "container":
+        return s
+
+    destroy = devents.wait(dmark, name, "destroy", timeout) if devents else None
+    if destroy is None:
+        # No event (the stream ended, or it was missed): ask the engine directly.
+        deadline = now() + timeout
+        while True:
+            ids = our_containers(instance_id)
+            if ids == []:
+                break
+            if now() > deadline:
+                seen = devents.actions(dmark, name) if devents else "n/a"
+                raise BenchError(f"{what}: the container was not removed within {timeout:.0f} s of its stop "
+                                 f"(docker ps: {ids}; engine events seen for it: {seen})")
+            time.sleep(0.05)
+        return s
+    ev = {a: devents.find(dmark, name, a) for a in ("create", "attach", "start", "kill", "die", "destroy")}
+
+    def between(a, b):
+        return None if a is None or b is None else b - a
+
+    eng = {a: (e["engine_s"] if e else None) for a, e in ev.items()}
+    s.update({
+        "to_create": between(wall_req, eng["create"]),
+        "create_to_start": between(eng["create"], eng["start"]),
+        "start_to_running": between(eng["start"], ts_running),
+        "to_kill": between(wall_stop, eng["kill"]),
+        "to_die": between(wall_stop, eng["die"]),
+        "die_to_stopped": between(eng["die"], ts_stopped),
+        "stopped_to_destroy": between(ts_stopped, eng["destroy"]),
+        "to_destroy": between(wall_stop, eng["destroy"]),
+        "exit_code": ev["die"]["exit_code"] if ev["die"] else None,
+        "kill_signal": ev["kill"]["signal"] if ev["kill"] else None,
+    })
+    return s
+
+
+def containers_part(daemon: Daemon, api: Api, watcher: EventWatcher, n: int, timeout: float) -> dict:
+    """The same fixture as a host process and as a container, started and stopped in
+    alternation (process, container, process, container, …), N runs each after one warm-up."""
+    proc_body = {"name": PROC_NAME, "command": "python3", "args": [str(FIXTURE)], "stop_grace_secs": 5}
+    ct_body = {"name": CT_NAME, "type": "container", "image": CT_IMAGE, "stop_grace_secs": 5}
+    api.call("POST", "/api/servers", proc_body, expect=(201,))
+    api.call("POST", "/api/servers", ct_body, expect=(201,))
+    devents = DockerEvents(daemon.instance_id)
+    kinds = (("process", PROC_NAME), ("container", CT_NAME))
+    samples: dict[str, list[dict]] = {"process": [], "container": []}
+    first: dict[str, dict] = {}
+    log(f"containers: {n} start/stop runs (+1 warm-up) of {PROC_NAME} and {CT_NAME}, alternating")
+    try:
+        for i in range(n + 1):
+            for kind, name in kinds:
+                s = start_stop_once(kind, name, i, api, watcher, devents, daemon.instance_id, timeout)
+                if i == 0:
+                    first[kind] = s
+                else:
+                    samples[kind].append(s)
+            p = first["process"] if i == 0 else samples["process"][-1]
+            c = first["container"] if i == 0 else samples["container"][-1]
+            log(f"  run {i}{' (warm-up)' if i == 0 else ''}: start→running process {ms(p['start']):.0f} ms, "
+                f"container {ms(c['start']):.0f} ms; stop→stopped process {ms(p['stop']):.0f} ms, "
+                f"container {ms(c['stop']):.0f} ms")
+        events_error = devents.error
+    finally:
+        devents.close()
+
+    # Nothing of this daemon may be left: no container (running or exited), no process.
+    containers_left = our_containers(daemon.instance_id)
+    processes_left = marked_processes(daemon.instance_id)
+    log(f"containers left after the part (docker ps -aq --filter label={CT_LABEL_INSTANCE}="
+        f"{daemon.instance_id}): {'?' if containers_left is None else len(containers_left)}; "
+        f"marked processes left: {len(processes_left)}")
+    for p in processes_left[:10]:
+        log(f"left over: pid {p} state {proc_state(p)}: {cmdline(p)}")
+
+    rows: list[dict] = []
+
+    def values(kind: str, key: str) -> list[float]:
+        return [ms(s[key]) for s in samples[kind] if s.get(key) is not None]
+
+    def row(key: str, metric: str, stat=statistics.median, process=True, container=True):
+        vp = values("process", key) if process else []
+        vc = values("container", key) if container else []
+        rows.append({"key": key, "metric": metric, "stat": stat.__name__,
+                     "process": stat(vp) if vp else None, "container": stat(vc) if vc else None})
+
+    row("start", "start → `running` (POST start → event), median")
+    row("start", "start → `running`, p90", p90)
+    row("stop", "stop → `stopped` (POST stop → event), median")
+    row("stop", "stop → `stopped`, p90", p90)
+    rows.append({"key": "first_start", "metric": "  first start (warm-up, not in the figures above)",
+                 "process": ms(first["process"]["start"]), "container": ms(first["container"]["start"])})
+    rows.append({"key": "first_stop", "metric": "  first stop (warm-up)",
+                 "process": ms(first["process"]["stop"]), "container": ms(first["container"]["stop"])})
+    row("accept", "  POST start → 202 response, median")
+    row("to_starting", "  split by event `ts`: POST sent → `starting`, median")
+    row("starting_to_running", "  split by event `ts`: `starting` → `running`, median")
+    row("to_create", "  engine events: POST sent → `create` (request, image check, create), median", process=False)
+    row("create_to_start", "  engine events: `create` → `start` (attach, then the engine's start), median", process=False)
+    row("start_to_running", "  engine `start` event → `running` (rest of the fixture start-up + MCP handshake), median", process=False)
+    row("delivery", "  `running` → event received by the client, median")
+    row("to_kill", "  engine events: POST stop → `kill` (SIGTERM sent), median", process=False)
+    row("to_die", "  engine events: POST stop → `die`, median", process=False)
+    row("die_to_stopped", "  engine `die` → `stopped` (daemon `ts`), median", process=False)
+    row("stopped_to_destroy", "  `stopped` → container removed (engine `destroy`), median", process=False)
+    row("to_destroy", "  POST stop → container removed, median", process=False)
+    row("to_destroy", "  POST stop → container removed, p90", p90, process=False)
+    rows.append({"key": "left", "metric": "left after the part: marked processes / containers of this daemon",
+                 "process": len(processes_left), "container": None if containers_left is None else len(containers_left),
+                 "unit": "count"})
+    return {
+        "n": n,
+        "bodies": {"process": proc_body, "container": ct_body},
+        "rows": rows,
+        "first": first,
+        "samples": samples,
+        "exit_codes": sorted({str(s.get("exit_code")) for s in samples["container"]}),
+        "kill_signals": sorted({str(s.get("kill_signal")) for s in samples["container"]}),
+        "containers_left": containers_left,
+        "processes_left": processes_left,
+        "docker_events_error": events_error,
+    }
+
+
+def run(args, parts: list[str]) -> dict:
     binary = Path(args.binary).resolve()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         raise BenchError(f"no daemon binary at {binary}; build it with: cargo build --release")
@@ -691,6 +1167,21 @@ def run(args) -> dict:
         raise BenchError("python3 is not on PATH (the fixture servers are started as `python3 ...`)")
     timeout = args.timeout
     n, count = args.n, args.servers
+
+    # The container part needs the engine and the image: checked before anything runs, so
+    # a missing one is said at once. The other parts still run; main() then exits 1.
+    run_parts = list(parts)
+    skipped = None
+    ct_env = None
+    if "containers" in parts:
+        skipped, ct_env = containers_preflight()
+        if skipped:
+            log(f"container part skipped: {skipped}")
+            run_parts.remove("containers")
+        elif ct_env.get("warning"):
+            log(f"warning: {ct_env['warning']}")
+    if not run_parts:
+        raise BenchError(f"container part cannot run: {skipped}")
 
     stat = binary.stat()
     result = {
@@ -703,16 +1194,16 @@ def run(args) -> dict:
             "mtime": datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat(timespec="seconds"),
         },
         "git": git_describe(),
+        "parts": run_parts,
         "n": n,
         "servers": count,
         "python3": python,
         "figures": [],
     }
-    figures = result["figures"]
-
-    def figure(key, metric, value, shown, target="–", unit=None, **extra):
-        figures.append({"key": key, "metric": metric, "value": value, "unit": unit, "shown": shown,
-                        "target": target, **extra})
+    if skipped:
+        result["containers_skipped"] = skipped
+    if ct_env:
+        result["container_env"] = ct_env
 
     tmp = Path(tempfile.mkdtemp(prefix="mcp-manager-bench-"))
     daemon = watcher = api = None
@@ -725,137 +1216,10 @@ def run(args) -> dict:
         api = Api(daemon.port, timeout)
         watcher = EventWatcher(daemon.port, timeout)
 
-        # 2. idle RSS --------------------------------------------------------------------
-        time.sleep(1.0)  # let start-up work (sweep, migrations) settle
-        rss_idle = daemon.rss_kb()
-        names = [f"bench-{i:02d}" for i in range(1, count + 1)]
-        for name in names:
-            api.call("POST", "/api/servers", server_body(name, "python3"), expect=(201,))
-        time.sleep(0.5)
-        rss_created = daemon.rss_kb()
-        figure("rss_idle_mb", "Daemon RSS, idle, no servers", mb(rss_idle), f"{mb(rss_idle):.1f} MB",
-               f"< {TARGET_IDLE_MB:.0f} MB", "MB")
-        figure("rss_created_mb", f"Daemon RSS, idle, {count} servers created (not started)", mb(rss_created),
-               f"{mb(rss_created):.1f} MB", f"< {TARGET_IDLE_MB:.0f} MB", "MB")
-
-        # 1. start overhead ----------------------------------------------------------------
-        # Direct runs and daemon runs are interleaved so that drift in the machine's load
-        # hits both alike. One warm-up of each is left out of the medians.
-        one = names[0]
-        direct_init, direct_full, daemon_start, accept, daemon_stop = [], [], [], [], []
-        to_starting, handshake, delivery = [], [], []
-        first_start = None
-        log(f"start overhead: {n} runs (+1 warm-up) of the fixture directly and through the daemon")
-        for i in range(n + 1):
-            d_init, d_full = direct_fixture_run(python, timeout)
-            mark = watcher.mark(one)
-            wall_req = time.time()
-            t_req = now()
-            api.call("POST", f"/api/servers/{one}/start", expect=(202,))
-            t_acc = now()
-            t_run = watcher.wait_all({one: mark}, "running", timeout, f"start #{i}")[one]
-            ts_starting = parse_ts((watcher.find(one, mark, "starting") or {}).get("_ts"))
-            ts_running = parse_ts((watcher.find(one, mark, "running") or {}).get("_ts"))
-            mark = watcher.mark(one)
-            t_stop = now()
-            api.call("POST", f"/api/servers/{one}/stop", expect=(202,))
-            t_stopped = watcher.wait_all({one: mark}, "stopped", timeout, f"stop #{i}")[one]
-            if i == 0:
-                first_start = t_run - t_req
-                continue
-            direct_init.append(d_init)
-            direct_full.append(d_full)
-            daemon_start.append(t_run - t_req)
-            accept.append(t_acc - t_req)
-            daemon_stop.append(t_stopped - t_stop)
-            if ts_starting is not None and ts_running is not None:
-                to_starting.append(ts_starting - wall_req)
-                handshake.append(ts_running - ts_starting)
-                delivery.append((t_run - t_req) - (ts_running - wall_req))
-        s_init, s_full, s_daemon = summary(direct_init), summary(direct_full), summary(daemon_start)
-        s_accept, s_stop = summary(accept), summary(daemon_stop)
-        overhead = s_daemon["median_ms"] - s_init["median_ms"]
-        overhead_net = s_daemon["median_ms"] - s_full["median_ms"]
-        paired = statistics.median(ms(a - b) for a, b in zip(daemon_start, direct_init))
-        figure("daemon_overhead_ms", "Start overhead of the daemon: median(start→running) − median(direct spawn→initialize reply)",
-               overhead, f"{overhead:.1f} ms", f"< {TARGET_OVERHEAD_MS:.0f} ms", "ms")
-        figure("daemon_overhead_net_ms", "  of which beyond the MCP handshake: median(start→running) − median(direct spawn→initialize+3 lists)",
-               overhead_net, f"{overhead_net:.1f} ms", "–", "ms")
-        figure("daemon_overhead_paired_ms", "  median of the per-run differences (daemon run − the direct run just before it)",
-               paired, f"{paired:.1f} ms", "–", "ms")
-        figure("daemon_start_ms", "  start→running through the daemon (POST start → `running` event)",
-               s_daemon["median_ms"], fmt_dist(s_daemon), "–", "ms", dist=s_daemon)
-        figure("direct_init_ms", "  fixture directly: spawn → initialize reply",
-               s_init["median_ms"], fmt_dist(s_init), "–", "ms", dist=s_init)
-        figure("direct_full_ms", "  fixture directly: spawn → initialize + tools/list + resources/list + prompts/list",
-               s_full["median_ms"], fmt_dist(s_full), "–", "ms", dist=s_full)
-        if to_starting:
-            s_a, s_b, s_c = summary(to_starting), summary(handshake), summary(delivery)
-            figure("split_to_starting_ms", "  split by event `ts`: POST sent → `starting` (request, spawn)",
-                   s_a["median_ms"], fmt_dist(s_a), "–", "ms", dist=s_a)
-            figure("split_handshake_ms", "  split by event `ts`: `starting` → `running` (fixture start + handshake)",
-                   s_b["median_ms"], fmt_dist(s_b), "–", "ms", dist=s_b)
-            figure("split_delivery_ms", "  split by event `ts`: `running` → event received by the client",
-                   s_c["median_ms"], fmt_dist(s_c), "–", "ms", dist=s_c)
-        figure("start_accept_ms", "  POST start → 202 response", s_accept["median_ms"], fmt_dist(s_accept), "–", "ms",
-               dist=s_accept)
-        figure("first_start_ms", "  first start (warm-up, not in the medians)", ms(first_start),
-               f"{ms(first_start):.1f} ms", "–", "ms")
-        figure("stop_one_ms", "  POST stop → `stopped` event, one server", s_stop["median_ms"], fmt_dist(s_stop), "–",
-               "ms", dist=s_stop)
-
-        # 3. RSS with all servers running ---------------------------------------------------
-        log(f"starting {count} servers at once")
-        marks = watcher.marks(names)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
-            t0 = now()
-            list(pool.map(lambda nm: api.call("POST", f"/api/servers/{nm}/start", expect=(202,)), names))
-            t_sent = now()
-            running = watcher.wait_all(marks, "running", timeout, f"starting {count} servers")
-        start_all = max(running.values()) - t0
-        rss_running_now = daemon.rss_kb()
-        time.sleep(1.0)
-        rss_running = daemon.rss_kb()
-        children = marked_processes(daemon.instance_id)
-        child_rss = sum(proc_status_kb(p, "VmRSS") or 0 for p in children)
-        child_pss = sum(proc_pss_kb(p) or 0 for p in children)
-        figure("rss_running_mb", f"Daemon RSS, {count} servers running (daemon process only)", mb(rss_running),
-               f"{mb(rss_running):.1f} MB", f"< {TARGET_RUNNING_MB:.0f} MB", "MB",
-               at_all_running_mb=mb(rss_running_now))
-        figure("children_rss_mb", f"  children: {len(children)} processes, sum of VmRSS (PSS)", mb(child_rss),
-               f"{mb(child_rss):.1f} MB ({mb(child_pss):.1f} MB)", "–", "MB", pss_mb=mb(child_pss),
-               processes=len(children))
-        figure("start_all_ms", f"  time to start {count} at once (first POST → last `running` event)", ms(start_all),
-               f"{ms(start_all):.0f} ms (all {count} POSTs answered after {ms(t_sent - t0):.0f} ms)", "–", "ms",
-               posts_ms=ms(t_sent - t0))
-
-        # 4. stop all at once ---------------------------------------------------------------
-        log(f"stopping {count} servers at once")
-        marks = watcher.marks(names)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
-            t0 = now()
-            list(pool.map(lambda nm: api.call("POST", f"/api/servers/{nm}/stop", expect=(202,)), names))
-            t_sent = now()
-            stopped = watcher.wait_all(marks, "stopped", timeout, f"stopping {count} servers")
-        stop_all = max(stopped.values()) - t0
-        left_now = marked_processes(daemon.instance_id)
-        zombies = zombie_children(daemon.pid)
-        time.sleep(2.0)
-        left_later = marked_processes(daemon.instance_id)
-        figure("stop_all_ms", f"Time to stop {count} at once (first POST → last `stopped` event)", ms(stop_all),
-               f"{ms(stop_all):.0f} ms (all {count} POSTs answered after {ms(t_sent - t0):.0f} ms)", "–", "ms",
-               posts_ms=ms(t_sent - t0))
-        figure("left_after_stop", "  fixture processes left at the last `stopped` event (2 s later)", len(left_now),
-               f"{len(left_now)} ({len(left_later)})", "0", "processes", later=len(left_later),
-               zombies=len(zombies), pids=left_now)
-        if left_later:
-            for p in left_later[:10]:
-                log(f"left over: pid {p} state {proc_state(p)}: {cmdline(p)}")
-        rss_after = daemon.rss_kb()
-        hwm = daemon.rss_kb("VmHWM")
-        figure("rss_after_stop_mb", f"  daemon RSS after stopping all (peak VmHWM over the run)", mb(rss_after),
-               f"{mb(rss_after):.1f} MB ({mb(hwm):.1f} MB)", "–", "MB", hwm_mb=mb(hwm))
-
+        if "core" in run_parts:
+            core_part(result, daemon, api, watcher, python, n, count, timeout)
+        if "containers" in run_parts:
+            result["containers"] = containers_part(daemon, api, watcher, args.container_n, timeout)
         result["events"] = {"status_events": watcher.events, "snapshots": watcher.snapshots, "lagged": watcher.lagged}
     except BenchError as e:
         if daemon is not None:
@@ -878,6 +1242,12 @@ def run(args) -> dict:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
+            if "containers" in run_parts:
+                ids = our_containers(daemon.instance_id)
+                result["daemon_exit"]["containers_left_after_exit"] = None if ids is None else len(ids)
+                for cid in ids or []:  # labelled with this run's instance id: ours to remove
+                    log(f"removing left-over container {cid} after the daemon exited")
+                    docker(["rm", "-f", cid], timeout=60)
             result["daemon_log"] = daemon.log_counts()
             result["daemon_log"]["first_problems"] = daemon.log_problems()
             if args.keep:
@@ -892,32 +1262,80 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
+def containers_report(ct: dict, env: dict) -> list[str]:
+    def shown(v, unit):
+        if v is None:
+            return "–"
+        return str(v) if unit == "count" else f"{v:.1f} ms"
+
+    out = [
+        "### Container servers: the same fixture as a host process and as a container",
+        "",
+        f"- process: `{json.dumps(ct['bodies']['process'])}`",
+        f"- container: `{json.dumps(ct['bodies']['container'])}`; image {env.get('image_id')} "
+        f"({env.get('image_size_mb')} MB, created {env.get('image_created')}, entrypoint {env.get('entrypoint')}, "
+        f"built from the current fixture: {env.get('image_current')}), Docker engine {env.get('engine')}",
+        f"- N = {ct['n']} start/stop runs of each (+1 warm-up each), alternating process and container",
+        "",
+        "| metric | process | container | container − process |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in ct["rows"]:
+        unit = r.get("unit", "ms")
+        metric = r["metric"]
+        if metric.startswith("  "):
+            metric = "↳ " + metric.strip()
+        pv, cv = r.get("process"), r.get("container")
+        diff = "–" if unit == "count" or pv is None or cv is None else f"{(cv - pv) + 0.0:+.1f} ms".replace("-0.0 ", "+0.0 ")
+        out.append(f"| {metric} | {shown(pv, unit)} | {shown(cv, unit)} | {diff} |")
+    out.append("")
+    out.append(
+        f"Container exit codes seen at `die`: {', '.join(ct['exit_codes'])}; stop signal sent by the engine: "
+        f"{', '.join(ct['kill_signals'])}. Containers left after the part: "
+        f"{'?' if ct['containers_left'] is None else len(ct['containers_left'])}."
+        + (f" docker events: {ct['docker_events_error']}" if ct.get("docker_events_error") else "")
+    )
+    return out
+
+
 def report(result: dict) -> str:
     m = result["machine"]
     la = lambda t: " ".join(f"{x:.2f}" for x in t)  # noqa: E731
+    parts = result.get("parts", ["core"])
     out = [
-        f"## mcp-manager core benchmark, {result['date']}",
+        f"## mcp-manager benchmark ({', '.join(parts)}), {result['date']}",
         "",
         f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem_total_mb']} MB RAM, Linux {m['kernel']}, Python {m['python']}",
         f"- load average before: {la(result['load_before'])}; after: {la(result['load_after'])}",
         f"- binary: {result['binary']['path']} ({result['binary']['size_bytes'] / 1e6:.1f} MB, built {result['binary']['mtime']}), repo HEAD when run: {result['git']}",
         f"- fixture: `python3 {FIXTURE.relative_to(ROOT)}`, python3 = {result['python3']} (the same for the direct runs and the daemon)",
-        f"- N = {result['n']} start/stop runs (+1 warm-up), {result['servers']} servers for the RSS and stop figures",
-        "",
-        "| metric | value | target |",
-        "| --- | --- | --- |",
     ]
-    for f in result["figures"]:
-        metric = f["metric"]
-        if metric.startswith("  "):
-            metric = "↳ " + metric.strip()
-        out.append(f"| {metric} | {f['shown']} | {f['target']} |")
+    if "core" in parts:
+        out += [
+            f"- N = {result['n']} start/stop runs (+1 warm-up), {result['servers']} servers for the RSS and stop figures",
+            "",
+            "| metric | value | target |",
+            "| --- | --- | --- |",
+        ]
+        for f in result["figures"]:
+            metric = f["metric"]
+            if metric.startswith("  "):
+                metric = "↳ " + metric.strip()
+            out.append(f"| {metric} | {f['shown']} | {f['target']} |")
+    if "containers" in result:
+        out.append("")
+        out += containers_report(result["containers"], result.get("container_env") or {})
+    if result.get("containers_skipped"):
+        out += ["", f"Container part skipped: {result['containers_skipped']}"]
     ex = result.get("daemon_exit", {})
     out.append("")
     took = ex.get("sigterm_to_exit_ms")
+    ct_left = ""
+    if "containers_left_after_exit" in ex:
+        ct_left = f", containers left after exit: {ex['containers_left_after_exit']}"
     out.append(
         f"Daemon exit: code {ex.get('code')}, SIGTERM → exit "
-        f"{'n/a' if took is None else f'{took:.0f} ms'}, marked processes left after exit: {ex.get('left_after_exit')}. "
+        f"{'n/a' if took is None else f'{took:.0f} ms'}, marked processes left after exit: {ex.get('left_after_exit')}{ct_left}. "
         f"Daemon log: {result.get('daemon_log', {}).get('ERROR', '?')} ERROR, {result.get('daemon_log', {}).get('WARN', '?')} WARN lines. "
         f"Events: {result.get('events', {})}."
     )
@@ -930,19 +1348,31 @@ def report(result: dict) -> str:
     return "\n".join(out)
 
 
+def parse_parts(text: str) -> list[str]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"unknown part(s) {unknown or text!r}; choose from {', '.join(PARTS)}")
+    return [p for p in PARTS if p in parts]  # fixed order, no duplicates
+
+
 def main() -> int:
-    p = argparse.ArgumentParser(description="Core benchmark of the mcp-manager daemon (see docs/benchmarks.md)")
-    p.add_argument("--n", type=int, default=15, help="start/stop runs for the start overhead (default 15)")
-    p.add_argument("--servers", type=int, default=50, help="servers for the RSS and stop figures (default 50)")
+    p = argparse.ArgumentParser(description="Benchmark of the mcp-manager daemon (see docs/benchmarks.md)")
+    p.add_argument("--parts", type=parse_parts, default=list(PARTS),
+                   help="comma-separated parts to run: core, containers (default: core,containers)")
+    p.add_argument("--n", type=int, default=15, help="core: start/stop runs for the start overhead (default 15)")
+    p.add_argument("--servers", type=int, default=50, help="core: servers for the RSS and stop figures (default 50)")
+    p.add_argument("--container-n", type=int, default=10,
+                   help="containers: start/stop runs of each of the process and the container (default 10)")
     p.add_argument("--binary", default=str(DEFAULT_BINARY), help="daemon binary (default target/release/mcp-manager)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
     p.add_argument("--timeout", type=float, default=60.0, help="bound of every wait, in seconds (default 60)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (data dir and daemon log)")
     args = p.parse_args()
-    if args.n < 1 or args.servers < 1:
-        p.error("--n and --servers must be at least 1")
+    if args.n < 1 or args.servers < 1 or args.container_n < 1:
+        p.error("--n, --servers and --container-n must be at least 1")
     try:
-        result = run(args)
+        result = run(args, args.parts)
     except BenchError as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 1
@@ -951,6 +1381,10 @@ def main() -> int:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")
+    if result.get("containers_skipped"):
+        print(f"bench: error: the container part was requested but cannot run: {result['containers_skipped']}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

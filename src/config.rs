@@ -21,6 +21,16 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Health checks older than this many days are pruned (hourly).
+    #[arg(
+        long,
+        env = "MCP_MANAGER_HEALTH_RETENTION_DAYS",
+        default_value_t = 30.0
+    )]
+    pub health_retention_days: f64,
+    /// Default seconds between health checks (a server's `health.interval_secs` overrides).
+    #[arg(long, env = "MCP_MANAGER_HEALTH_INTERVAL", default_value_t = 30.0)]
+    pub health_interval_secs: f64,
     /// Log filter, e.g. `info` or `mcp_manager=debug`.
     #[arg(long, env = "MCP_MANAGER_LOG", default_value = "info,rmcp=warn")]
     pub log: String,
@@ -32,6 +42,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub token: Option<String>,
     pub allowed_hosts: Vec<String>,
+    pub health_retention: chrono::Duration,
+    pub health_defaults: crate::health::HealthDefaults,
 }
 
 pub fn default_data_dir() -> PathBuf {
@@ -66,7 +78,22 @@ impl Config {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty()),
         );
+        if !(a.health_retention_days.is_finite() && a.health_retention_days > 0.0) {
+            return Err("--health-retention-days must be above 0".into());
+        }
+        if !(a.health_interval_secs.is_finite()
+            && (0.1..=86_400.0).contains(&a.health_interval_secs))
+        {
+            return Err("--health-interval-secs must be between 0.1 and 86400".into());
+        }
         Ok(Config {
+            health_retention: chrono::Duration::seconds(
+                (a.health_retention_days * 86_400.0) as i64,
+            ),
+            health_defaults: crate::health::HealthDefaults {
+                interval_secs: a.health_interval_secs,
+                ..Default::default()
+            },
             bind: a.bind,
             data_dir: a.data_dir.unwrap_or_else(default_data_dir),
             token,

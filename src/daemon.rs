@@ -74,6 +74,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let engine = Engine::default();
+    let probe = crate::actors::probe::HealthProbe::new(engine.clone()).start();
     let bus = EventBus::default().start();
     let mut log_sink = LogSink::start(store.clone(), bus.clone());
     let clock = Arc::new(SystemClock);
@@ -84,6 +85,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         clock: clock.clone(),
         instance_id: instance.clone(),
         engine: engine.clone(),
+        probe: probe.clone(),
+        health_defaults: config.health_defaults,
     };
     let registry = Registry::new(deps).start();
     let known_ids: std::collections::HashSet<String> =
@@ -108,6 +111,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         registry.clone(),
     ));
 
+    let pruner = actix_web::rt::spawn(prune_health(store.clone(), config.health_retention));
+
     let state = web::Data::new(AppState {
         registry: registry.clone(),
         bus: bus.clone(),
@@ -117,6 +122,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         bind: config.bind.to_string(),
         instance_id: instance.clone(),
         engine: engine.clone(),
+        probe: probe.clone(),
     });
     let guard = web::Data::new(Guard {
         allowed_hosts: config.allowed_hosts.clone(),
@@ -154,6 +160,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let _ = server_task.await;
     tracing::info!("flushing logs");
     watcher.abort();
+    pruner.abort();
     drop(registry);
     log_sink.flush_and_close(Duration::from_secs(10)).await;
     store.close().await;
@@ -191,6 +198,23 @@ async fn watch_engine(engine: Engine, instance: String, registry: actix::Addr<Re
             engine.reset().await;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Prunes health checks past their retention, at start and then hourly.
+async fn prune_health(store: Store, retention: chrono::Duration) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let before = (chrono::Utc::now() - retention).naive_utc();
+        match store
+            .write(move |c| crate::db::health::prune(c, before))
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old health checks"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning health checks failed"),
+        }
     }
 }
 

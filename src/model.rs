@@ -4,6 +4,7 @@
 
 use crate::db::models::ServerRow;
 use crate::error::{AppError, AppResult};
+use crate::health::HealthSettings;
 use crate::state::{BackoffSettings, ExitInfo, RestartPolicy, StatusKind};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -99,6 +100,8 @@ pub struct Settings {
     pub memory_mb: Option<u64>,
     /// Container servers: CPU limit in cores (e.g. 0.5).
     pub cpus: Option<f64>,
+    /// Health check settings (each field optional; daemon defaults apply).
+    pub health: HealthSettings,
 }
 
 impl Default for Settings {
@@ -110,6 +113,7 @@ impl Default for Settings {
             ports: vec![],
             memory_mb: None,
             cpus: None,
+            health: HealthSettings::default(),
         }
     }
 }
@@ -179,6 +183,7 @@ impl Settings {
                 "cpus must be above 0 and at most 1024".into(),
             ));
         }
+        self.health.validate().map_err(AppError::Validation)?;
         self.backoff.validate().map_err(AppError::Validation)
     }
 
@@ -359,6 +364,28 @@ impl ServerRecord {
         if let Some(url) = &self.url {
             return Some(url.clone());
         }
+        Some(format!("{}/mcp", self.local_base()?))
+    }
+
+    /// The URL the health probe GETs: `health_endpoint` as given when absolute, else on the
+    /// server's (published) port.
+    pub fn health_url(&self) -> Option<String> {
+        let endpoint = self.health_endpoint.as_deref()?;
+        if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+            return Some(endpoint.to_string());
+        }
+        let base = self.local_base().or_else(|| {
+            let url = self.url.as_deref()?;
+            let rest = url.split_once("://")?.1;
+            let host = rest.split('/').next()?;
+            Some(format!("{}://{host}", url.split_once("://")?.0))
+        })?;
+        let sep = if endpoint.starts_with('/') { "" } else { "/" };
+        Some(format!("{base}{sep}{endpoint}"))
+    }
+
+    /// `http://127.0.0.1:PORT` for the server's port (the published host port for containers).
+    fn local_base(&self) -> Option<String> {
         let port = self.port?;
         let host_port = if self.kind == ServerType::Container {
             self.settings
@@ -370,7 +397,7 @@ impl ServerRecord {
         } else {
             port
         };
-        Some(format!("http://127.0.0.1:{host_port}/mcp"))
+        Some(format!("http://127.0.0.1:{host_port}"))
     }
 }
 
@@ -422,6 +449,7 @@ pub struct ServerView {
     pub ports: Vec<PortSpec>,
     pub memory_mb: Option<u64>,
     pub cpus: Option<f64>,
+    pub health: HealthSettings,
     /// Run number, incremented on every start.
     pub generation: u64,
     pub start_timeout_secs: f64,
@@ -462,6 +490,7 @@ impl ServerView {
             ports: r.settings.ports.clone(),
             memory_mb: r.settings.memory_mb,
             cpus: r.settings.cpus,
+            health: r.settings.health,
             generation: r.generation,
             start_timeout_secs: r.settings.start_timeout_secs,
             stop_grace_secs: r.settings.stop_grace_secs,
@@ -504,6 +533,8 @@ pub struct ServerCreate {
     pub ports: Vec<PortSpec>,
     pub memory_mb: Option<u64>,
     pub cpus: Option<f64>,
+    #[serde(default)]
+    pub health: HealthSettings,
     /// Start the server right after creating it.
     #[serde(default)]
     pub start: bool,
@@ -559,6 +590,7 @@ pub struct ServerPatch {
     #[serde(default, deserialize_with = "some")]
     #[schema(value_type = Option<f64>)]
     pub cpus: Option<Option<f64>>,
+    pub health: Option<HealthSettings>,
 }
 
 pub fn validate_name(name: &str) -> AppResult<()> {
@@ -708,6 +740,7 @@ impl ServerRecord {
                 ports: c.ports,
                 memory_mb: c.memory_mb,
                 cpus: c.cpus,
+                health: c.health,
             },
             created_at: now,
             updated_at: now,
@@ -773,6 +806,9 @@ impl ServerRecord {
         }
         if let Some(v) = p.cpus {
             r.settings.cpus = v;
+        }
+        if let Some(v) = p.health {
+            r.settings.health = v;
         }
         r.updated_at = now;
         r.validate()?;

@@ -2,5 +2,6 @@
 //! EventBus that fans their events out.
 
 pub mod bus;
+pub mod probe;
 pub mod registry;
 pub mod server;

@@ -2,6 +2,7 @@
 //! clear 4xx answers, and the shared state handlers see.
 
 pub mod events;
+pub mod health;
 pub mod openapi;
 pub mod security;
 pub mod servers;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub bind: String,
     pub instance_id: String,
     pub engine: crate::runtime::docker::Engine,
+    pub probe: actix::Addr<crate::actors::probe::HealthProbe>,
 }
 
 /// `{"data": …}`
@@ -89,6 +91,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/servers/{ref}/tools/{tool}/call",
                 web::post().to(servers::call_tool),
             )
+            .route("/servers/{ref}/health", web::get().to(health::current))
+            .route(
+                "/servers/{ref}/health/history",
+                web::get().to(health::history),
+            )
+            .route(
+                "/servers/{ref}/health/summary",
+                web::get().to(health::summary),
+            )
+            .route("/servers/{ref}/health/check", web::post().to(health::check))
             .route("/system", web::get().to(system::system))
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/events", web::get().to(events::events)),

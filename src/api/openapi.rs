@@ -11,6 +11,8 @@ use utoipa::OpenApi;
         super::servers::patch, super::servers::delete, super::servers::start,
         super::servers::stop, super::servers::restart, super::servers::mcp,
         super::servers::logs, super::servers::call_tool, super::system::system,
+        super::health::current, super::health::history, super::health::summary,
+        super::health::check,
     ),
     components(schemas(
         crate::model::ServerView, crate::model::ServerCreate, crate::model::ServerPatch,
@@ -18,8 +20,12 @@ use utoipa::OpenApi;
         crate::state::RestartPolicy, crate::state::BackoffSettings, crate::state::ExitInfo,
         crate::error::ErrorBody, crate::error::ErrorDetail, crate::actors::bus::Event,
         super::servers::LogEntry, super::servers::ToolCall, super::system::SystemInfo,
+        crate::health::HealthSettings, crate::health::EffectiveHealth, crate::health::HealthState,
+        crate::health::CheckResult, crate::health::CheckRow, crate::health::Summary,
+        crate::health::Streak, crate::health::Bucket, crate::actors::server::HealthView,
+        super::health::CheckPage, super::health::Series,
     )),
-    tags((name = "servers"), (name = "logs"), (name = "system"))
+    tags((name = "servers"), (name = "health"), (name = "logs"), (name = "system"))
 )]
 pub struct ApiDoc;
 

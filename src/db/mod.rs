@@ -6,6 +6,7 @@
 //! Reads use a small pool on the blocking thread pool. Shutdown: when the last [`Store`]
 //! handle is dropped the writer's thread ends; [`Store::close`] checkpoints the WAL first.
 
+pub mod health;
 pub mod models;
 pub mod schema;
 

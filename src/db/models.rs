@@ -1,7 +1,7 @@
 //! Row structs of the store, one per table; conversion to the domain types lives in
 //! `crate::model`, so the rest of the daemon never sees JSON-in-TEXT columns.
 
-use super::schema::{server_logs, servers};
+use super::schema::{health_metrics, server_logs, servers};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -79,4 +79,26 @@ pub struct NewLogRow {
     pub source: Option<String>,
     pub timestamp: NaiveDateTime,
     pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = health_metrics)]
+pub struct NewHealthRow {
+    pub server_id: String,
+    pub status: String,
+    pub response_time: Option<i32>,
+    pub error_message: Option<String>,
+    pub timestamp: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = health_metrics)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+pub struct HealthRow {
+    pub id: i32,
+    pub server_id: String,
+    pub status: String,
+    pub response_time: Option<i32>,
+    pub error_message: Option<String>,
+    pub timestamp: chrono::NaiveDateTime,
 }

@@ -9,10 +9,12 @@
 //! a user stop but keeps the desired state, so the next daemon start restores it.
 
 use super::bus::{EventBus, Publish};
+use super::probe::{HealthProbe, Monitor, ProbeTarget, Unmonitor};
 use crate::clock::SharedClock;
 use crate::db::Store;
 use crate::db::models::RunStateChange;
 use crate::error::{AppError, AppResult};
+use crate::health::{CheckResult, HealthDefaults, HealthState, Tracker};
 use crate::logs::{LogSender, MAX_LINE, Source};
 use crate::mcp::{self, McpSession};
 use crate::model::{DesiredState, McpInfo, ServerPatch, ServerRecord, ServerView, Transport};
@@ -43,6 +45,8 @@ pub struct Deps {
     pub clock: SharedClock,
     pub instance_id: String,
     pub engine: crate::runtime::docker::Engine,
+    pub probe: Addr<HealthProbe>,
+    pub health_defaults: HealthDefaults,
 }
 
 /// What runs: a host process group or a container.
@@ -114,6 +118,8 @@ pub struct ServerActor {
     after_stop: Vec<AfterStop>,
     backoff_timer: Option<SpawnHandle>,
     deleted: bool,
+    /// Health thresholds of the current `running` period.
+    health: Option<Tracker>,
 }
 
 impl ServerActor {
@@ -127,6 +133,7 @@ impl ServerActor {
             after_stop: vec![],
             backoff_timer: None,
             deleted: false,
+            health: None,
         }
     }
 
@@ -171,6 +178,14 @@ impl ServerActor {
         }
         self.status = next;
         self.rec.status = to;
+        if from == StatusKind::Running && to != StatusKind::Running {
+            self.stop_monitoring();
+        }
+        // A deliberate stop makes health unknown; after a crash it stays unhealthy until a
+        // new run proves otherwise.
+        if matches!(to, StatusKind::Stopping | StatusKind::Stopped) {
+            self.set_health(HealthState::Unknown);
+        }
         let live = matches!(
             self.status,
             Status::Starting { .. } | Status::Running { .. } | Status::Stopping { .. }
@@ -398,6 +413,107 @@ impl ServerActor {
         Ok(())
     }
 
+    fn start_monitoring(&mut self, ctx: &mut Context<Self>, generation: u64, since: DateTime<Utc>) {
+        self.health = Some(Tracker::new(since));
+        let peer = self
+            .run
+            .as_ref()
+            .and_then(|r| r.session.as_ref())
+            .map(McpSession::peer);
+        let container_id = self
+            .run
+            .as_ref()
+            .and_then(|r| r.container_id().map(String::from));
+        self.deps.probe.do_send(Monitor {
+            server_id: self.rec.id.clone(),
+            generation,
+            addr: ctx.address(),
+            target: ProbeTarget {
+                peer,
+                http_url: self.rec.health_url(),
+                container_id,
+            },
+            settings: self
+                .rec
+                .settings
+                .health
+                .effective(&self.deps.health_defaults),
+        });
+    }
+
+    fn stop_monitoring(&mut self) {
+        self.health = None;
+        self.deps.probe.do_send(Unmonitor {
+            server_id: self.rec.id.clone(),
+            generation: self.rec.generation,
+        });
+    }
+
+    fn set_health(&mut self, state: HealthState) {
+        let previous = HealthState::parse(&self.rec.health_status);
+        if previous == state {
+            return;
+        }
+        self.rec.health_status = state.as_str().to_string();
+        let id = self.rec.id.clone();
+        let value = self.rec.health_status.clone();
+        self.deps.store.write_detached(move |c| {
+            use crate::db::schema::servers::dsl;
+            use diesel::prelude::*;
+            diesel::update(dsl::servers.find(id))
+                .set(dsl::health_status.eq(value))
+                .execute(c)
+        });
+        self.publish(
+            "server:health",
+            serde_json::json!({
+                "id": self.rec.id,
+                "name": self.rec.name,
+                "health": state,
+                "previous": previous,
+                "server": self.view(),
+            }),
+        );
+    }
+
+    /// Stores one check and announces it.
+    fn record_check(&mut self, check: CheckResult) {
+        let status = if check.ok { "healthy" } else { "unhealthy" };
+        self.rec.last_health_check = Some(check.at);
+        let row = crate::db::models::NewHealthRow {
+            server_id: self.rec.id.clone(),
+            status: status.to_string(),
+            response_time: check.response_time_ms,
+            error_message: check.error.clone(),
+            timestamp: check.at.naive_utc(),
+        };
+        let id = self.rec.id.clone();
+        let at = check.at.naive_utc();
+        self.deps.store.write_detached(move |c| {
+            use crate::db::schema::{health_metrics, servers::dsl};
+            use diesel::prelude::*;
+            diesel::insert_into(health_metrics::table)
+                .values(&row)
+                .execute(c)?;
+            diesel::update(dsl::servers.find(id))
+                .set(dsl::last_health_check.eq(Some(at)))
+                .execute(c)
+        });
+        self.publish(
+            "health:update",
+            serde_json::json!({
+                "id": self.rec.id,
+                "name": self.rec.name,
+                "status": status,
+                "health": self.rec.health_status,
+                "response_time_ms": check.response_time_ms,
+                "error": check.error,
+                "probes": check.probes,
+                "at": check.at,
+            }),
+        );
+    }
+
     fn start_deadline(&self) -> Instant {
         Instant::now() + Duration::from_secs_f64(self.rec.settings.start_timeout_secs)
     }
@@ -477,6 +593,7 @@ impl ServerActor {
                     pid,
                     since,
                 });
+                self.start_monitoring(ctx, generation, since);
             }
             Err(reason) => {
                 run.failed_start = Some(reason.clone());
@@ -640,6 +757,17 @@ impl ServerActor {
             return;
         }
         // An exit nobody asked for.
+        if was == StatusKind::Running {
+            // A crash is a failed health check known at once, not at the next probe.
+            self.record_check(CheckResult {
+                ok: false,
+                response_time_ms: None,
+                error: Some(format!("the server {}{oom}", exit.describe())),
+                at: exit.at,
+                probes: vec!["exit".into()],
+            });
+            self.set_health(HealthState::Unhealthy);
+        }
         let failed_start = run.failed_start;
         let decision = state::after_exit(
             self.rec.restart_policy,
@@ -909,6 +1037,88 @@ impl Handler<GetPeer> for ServerActor {
                 self.status.kind()
             ))),
         }
+    }
+}
+
+/// The outcome of one health check of run `generation`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HealthResult {
+    pub generation: u64,
+    pub result: CheckResult,
+}
+
+impl Handler<HealthResult> for ServerActor {
+    type Result = ();
+    fn handle(&mut self, msg: HealthResult, ctx: &mut Self::Context) {
+        let running = matches!(self.status, Status::Running { generation, .. } if generation == msg.generation);
+        let settings = self
+            .rec
+            .settings
+            .health
+            .effective(&self.deps.health_defaults);
+        let Some(tracker) = self.health.as_mut().filter(|_| running) else {
+            return;
+        };
+        let applied = tracker.apply(&msg.result, &settings);
+        if applied.ignored {
+            return;
+        }
+        let failures = tracker.consecutive_failures;
+        self.record_check(msg.result);
+        self.set_health(applied.state);
+        if applied.restart {
+            self.log(
+                "warn",
+                format!(
+                    "{failures} failed health checks in a row: restarting (restart_after_failures)"
+                ),
+            );
+            self.rec.restart_count += 1;
+            self.rec.last_error = Some(format!("restarted after {failures} failed health checks"));
+            self.after_stop.push(AfterStop::Restart);
+            self.begin_stop(ctx);
+        }
+    }
+}
+
+/// The server's health as its actor knows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthView {
+    pub id: String,
+    pub name: String,
+    pub status: StatusKind,
+    pub health: HealthState,
+    /// Whether checks are running (only while the server is `running`).
+    pub monitored: bool,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub last_health_check: Option<DateTime<Utc>>,
+    pub settings: crate::health::EffectiveHealth,
+}
+
+#[derive(Message)]
+#[rtype(result = "HealthView")]
+pub struct GetHealth;
+
+impl Handler<GetHealth> for ServerActor {
+    type Result = MessageResult<GetHealth>;
+    fn handle(&mut self, _: GetHealth, _: &mut Self::Context) -> Self::Result {
+        MessageResult(HealthView {
+            id: self.rec.id.clone(),
+            name: self.rec.name.clone(),
+            status: self.status.kind(),
+            health: HealthState::parse(&self.rec.health_status),
+            monitored: self.health.is_some(),
+            consecutive_failures: self.health.as_ref().map_or(0, |t| t.consecutive_failures),
+            consecutive_successes: self.health.as_ref().map_or(0, |t| t.consecutive_successes),
+            last_health_check: self.rec.last_health_check,
+            settings: self
+                .rec
+                .settings
+                .health
+                .effective(&self.deps.health_defaults),
+        })
     }
 }
 
