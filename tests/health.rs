@@ -17,7 +17,9 @@ fn fast(name: &str, extra: &[&str], health: Value) -> Value {
 }
 
 async fn history(d: &Daemon, name: &str) -> Vec<Value> {
-    let (s, v) = d.get(&format!("/api/servers/{name}/health/history?limit=5000")).await;
+    let (s, v) = d
+        .get(&format!("/api/servers/{name}/health/history?limit=5000"))
+        .await;
     assert_eq!(s, 200, "{v}");
     v["data"].as_array().cloned().unwrap_or_default()
 }
@@ -35,14 +37,20 @@ async fn wait_health(d: &Daemon, name: &str, want: &str, within: Duration) -> Va
         if h["health"] == want {
             return h;
         }
-        assert!(std::time::Instant::now() < deadline, "{name} never became {want}: {h}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never became {want}: {h}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn call(d: &Daemon, name: &str, tool: &str, args: Value) {
     let (s, v) = d
-        .post(&format!("/api/servers/{name}/tools/{tool}/call"), json!({"arguments": args}))
+        .post(
+            &format!("/api/servers/{name}/tools/{tool}/call"),
+            json!({"arguments": args}),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
 }
@@ -55,12 +63,16 @@ async fn running_servers_are_checked_on_their_interval_and_every_check_is_stored
         .connect()
         .await
         .expect("ws");
-    d.create(fast("hc", &[], json!({"interval_secs": 0.2}))).await;
+    d.create(fast("hc", &[], json!({"interval_secs": 0.2})))
+        .await;
     wait_health(&d, "hc", "healthy", Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let rows = history(&d, "hc").await;
     assert!(rows.len() >= 4, "about one check per 0.2 s: {}", rows.len());
-    assert!(rows.iter().all(|r| r["status"] == "healthy" && r["response_time_ms"].is_i64()));
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "healthy" && r["response_time_ms"].is_i64())
+    );
     let view = d.server("hc").await;
     assert_eq!(view["health_status"], "healthy");
     assert!(view["last_health_check"].is_string());
@@ -110,8 +122,17 @@ async fn a_hung_server_with_a_live_process_becomes_unhealthy_and_recovers_after_
     let pid = v["process_id"].as_i64().unwrap_or(0) as i32;
     assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
     let rows = history(&d, "hung").await;
-    let failed = rows.iter().find(|r| r["status"] == "unhealthy").expect("a failed check");
-    assert!(failed["error"].as_str().unwrap_or("").contains("no answer within 0.3s"), "{failed}");
+    let failed = rows
+        .iter()
+        .find(|r| r["status"] == "unhealthy")
+        .expect("a failed check");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no answer within 0.3s"),
+        "{failed}"
+    );
     // After the hang ends, one good check is enough.
     let h = wait_health(&d, "hung", "healthy", Duration::from_secs(10)).await;
     assert_eq!(h["consecutive_successes"], 1, "{h}");
@@ -140,7 +161,11 @@ async fn a_health_endpoint_answering_500_makes_the_server_unhealthy() {
     call(&d, "web", "set_health", json!({"status": 500})).await;
     wait_health(&d, "web", "unhealthy", Duration::from_secs(10)).await;
     let rows = history(&d, "web").await;
-    let bad = rows.iter().rev().find(|r| r["status"] == "unhealthy").expect("bad check");
+    let bad = rows
+        .iter()
+        .rev()
+        .find(|r| r["status"] == "unhealthy")
+        .expect("bad check");
     assert!(bad["error"].as_str().unwrap_or("").contains("500"), "{bad}");
     // 4xx counts as healthy, as the spec says.
     call(&d, "web", "set_health", json!({"status": 404})).await;
@@ -156,7 +181,8 @@ async fn failures_inside_the_start_period_do_not_count() {
         json!({"interval_secs": 0.2, "timeout_secs": 0.2, "failure_threshold": 1, "start_period_secs": 2.0}),
     ))
     .await;
-    d.wait_status("slowstart", "running", Duration::from_secs(20)).await;
+    d.wait_status("slowstart", "running", Duration::from_secs(20))
+        .await;
     call(&d, "slowstart", "hang", json!({"seconds": 1.2})).await;
     // Hung for 1.2 s, all inside the 2 s start period: never unhealthy.
     for _ in 0..30 {
@@ -164,7 +190,12 @@ async fn failures_inside_the_start_period_do_not_count() {
         assert_ne!(h["health"], "unhealthy", "{h}");
         tokio::time::sleep(Duration::from_millis(60)).await;
     }
-    assert!(history(&d, "slowstart").await.iter().all(|r| r["status"] != "unhealthy"));
+    assert!(
+        history(&d, "slowstart")
+            .await
+            .iter()
+            .all(|r| r["status"] != "unhealthy")
+    );
     wait_health(&d, "slowstart", "healthy", Duration::from_secs(10)).await;
     // After the start period a failure counts at once (threshold 1).
     call(&d, "slowstart", "hang", json!({"seconds": 2})).await;
@@ -174,10 +205,12 @@ async fn failures_inside_the_start_period_do_not_count() {
 #[tokio::test]
 async fn no_checks_while_stopped_and_checks_resume_after_a_start() {
     let d = Daemon::start();
-    d.create(fast("pause", &[], json!({"interval_secs": 0.2}))).await;
+    d.create(fast("pause", &[], json!({"interval_secs": 0.2})))
+        .await;
     wait_health(&d, "pause", "healthy", Duration::from_secs(20)).await;
     d.action("pause", "stop").await;
-    d.wait_status("pause", "stopped", Duration::from_secs(10)).await;
+    d.wait_status("pause", "stopped", Duration::from_secs(10))
+        .await;
     assert_eq!(health(&d, "pause").await["health"], "unknown");
     assert_eq!(health(&d, "pause").await["monitored"], false);
     let n = history(&d, "pause").await.len();
@@ -201,27 +234,40 @@ async fn a_crash_is_an_unhealthy_check_at_once() {
     let mut def = fast("crash", &[], json!({"interval_secs": 60}));
     def["restart_policy"] = json!("never");
     d.create(def).await;
-    d.wait_status("crash", "running", Duration::from_secs(20)).await;
+    d.wait_status("crash", "running", Duration::from_secs(20))
+        .await;
     let (s, _) = d
-        .post("/api/servers/crash/tools/crash/call", json!({"arguments": {"code": 9}}))
+        .post(
+            "/api/servers/crash/tools/crash/call",
+            json!({"arguments": {"code": 9}}),
+        )
         .await;
     assert_eq!(s, 502, "the call fails: the server died");
-    d.wait_status("crash", "failed", Duration::from_secs(5)).await;
+    d.wait_status("crash", "failed", Duration::from_secs(5))
+        .await;
     let rows = history(&d, "crash").await;
     let last = rows.last().expect("a check");
     assert_eq!(last["status"], "unhealthy");
-    assert!(last["error"].as_str().unwrap_or("").contains("exited with code 9"), "{last}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with code 9"),
+        "{last}"
+    );
     assert_eq!(d.server("crash").await["health_status"], "unhealthy");
 }
 
 #[tokio::test]
 async fn history_paginates_buckets_and_summaries_answer_for_each_window() {
     let d = Daemon::start();
-    d.create(fast("hist", &[], json!({"interval_secs": 0.1}))).await;
+    d.create(fast("hist", &[], json!({"interval_secs": 0.1})))
+        .await;
     wait_health(&d, "hist", "healthy", Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     d.action("hist", "stop").await;
-    d.wait_status("hist", "stopped", Duration::from_secs(10)).await;
+    d.wait_status("hist", "stopped", Duration::from_secs(10))
+        .await;
     let all = history(&d, "hist").await;
     assert!(all.len() >= 8);
     // Pages of 3 give back exactly the same checks, in order.
@@ -241,11 +287,19 @@ async fn history_paginates_buckets_and_summaries_answer_for_each_window() {
         }
     }
     assert_eq!(paged, all);
-    let (s, b) = d.get("/api/servers/hist/health/history?range=1h&buckets=12").await;
+    let (s, b) = d
+        .get("/api/servers/hist/health/history?range=1h&buckets=12")
+        .await;
     assert_eq!(s, 200);
     let buckets = b["data"]["buckets"].as_array().expect("buckets");
     assert_eq!(buckets.len(), 12);
-    assert_eq!(buckets.iter().map(|x| x["total"].as_u64().unwrap_or(0)).sum::<u64>(), all.len() as u64);
+    assert_eq!(
+        buckets
+            .iter()
+            .map(|x| x["total"].as_u64().unwrap_or(0))
+            .sum::<u64>(),
+        all.len() as u64
+    );
     let (s, sum) = d.get("/api/servers/hist/health/summary?range=1h").await;
     assert_eq!(s, 200, "{sum}");
     for w in ["24h", "7d", "30d", "1h"] {
@@ -263,10 +317,18 @@ async fn restart_on_unhealthy_restarts_a_hung_server_only_when_enabled() {
     let d = Daemon::start();
     let policy = json!({"interval_secs": 0.2, "timeout_secs": 0.2, "failure_threshold": 2, "restart_after_failures": 1});
     d.create(fast("fixme", &[], policy)).await;
-    d.create(fast("leave", &[], json!({"interval_secs": 0.2, "timeout_secs": 0.2, "failure_threshold": 2})))
+    d.create(fast(
+        "leave",
+        &[],
+        json!({"interval_secs": 0.2, "timeout_secs": 0.2, "failure_threshold": 2}),
+    ))
+    .await;
+    let a = d
+        .wait_status("fixme", "running", Duration::from_secs(20))
         .await;
-    let a = d.wait_status("fixme", "running", Duration::from_secs(20)).await;
-    let b = d.wait_status("leave", "running", Duration::from_secs(20)).await;
+    let b = d
+        .wait_status("leave", "running", Duration::from_secs(20))
+        .await;
     call(&d, "fixme", "hang", json!({})).await;
     call(&d, "leave", "hang", json!({})).await;
     let restarted = d
@@ -277,7 +339,10 @@ async fn restart_on_unhealthy_restarts_a_hung_server_only_when_enabled() {
     assert_eq!(restarted["restart_count"], 1);
     let logs = d.logs("fixme").await;
     assert!(
-        logs.iter().any(|l| l["message"].as_str().unwrap_or("").contains("failed health checks in a row: restarting")),
+        logs.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("failed health checks in a row: restarting")),
         "{logs:?}"
     );
     wait_health(&d, "fixme", "healthy", Duration::from_secs(10)).await;
@@ -308,7 +373,10 @@ async fn server_everything_over_streamable_http_is_checked_with_mcp() {
     wait_health(&d, "ev-http", "healthy", Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let rows = history(&d, "ev-http").await;
-    assert!(rows.len() >= 2 && rows.iter().all(|r| r["status"] == "healthy"), "{rows:?}");
+    assert!(
+        rows.len() >= 2 && rows.iter().all(|r| r["status"] == "healthy"),
+        "{rows:?}"
+    );
     let (s, v) = d.post("/api/servers/ev-http/health/check", json!({})).await;
     assert_eq!(s, 200);
     assert_eq!(v["data"]["probes"], json!(["mcp"]));
