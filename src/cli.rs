@@ -4,7 +4,8 @@
 //!
 //! This module depends on nothing else in the crate: it only speaks the API's JSON, so the
 //! daemon's types can change without touching it as long as the wire format stays.
-//! Exit codes: 0 success, 1 API or usage error, 2 daemon unreachable.
+//! Exit codes: 0 success, 1 API error (or a value found unusable after parsing), 2 daemon
+//! unreachable; usage errors are clap's, which also exit 2.
 
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -78,16 +79,67 @@ pub enum ServerCommand {
     },
 }
 
-/// `mcp-manager server add NAME [OPTIONS] -- COMMAND [ARGS...]`
+/// `mcp-manager server add NAME [OPTIONS] -- COMMAND [ARGS...]`, checked as a whole: the
+/// container-only options are refused for the other types (a usage error, like clap's own).
+#[derive(Debug)]
+pub struct AddArgs(Box<AddOptions>);
+
+impl std::ops::Deref for AddArgs {
+    type Target = AddOptions;
+    fn deref(&self) -> &AddOptions {
+        &self.0
+    }
+}
+
+impl clap::FromArgMatches for AddArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        let options = AddOptions::from_arg_matches_mut(matches)?;
+        options.check()?;
+        Ok(AddArgs(Box::new(options)))
+    }
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.update_from_arg_matches_mut(&mut matches.clone())
+    }
+    fn update_from_arg_matches_mut(
+        &mut self,
+        matches: &mut clap::ArgMatches,
+    ) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)?;
+        self.0.check()
+    }
+}
+
+impl Args for AddArgs {
+    fn group_id() -> Option<clap::Id> {
+        AddOptions::group_id()
+    }
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        AddOptions::augment_args(cmd)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        AddOptions::augment_args_for_update(cmd)
+    }
+}
+
+/// The options of `server add` as clap parses them (see [`AddArgs`] for the checks).
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Everything after `--` is the command and its arguments, passed verbatim (no shell).
+For a process server (process, nodejs, python), everything after `--` is the command and its
+arguments, passed verbatim (no shell). For a container server it is optional and, as with
+`docker run IMAGE ARGS...`, gives the arguments to the image (its CMD); `--entrypoint`
+replaces the image's entrypoint.
 
 Examples:
   mcp-manager server add time --start -- uvx mcp-server-time
   mcp-manager server add fs --type nodejs -- npx -y @modelcontextprotocol/server-filesystem /srv
-  GITHUB_TOKEN=... mcp-manager server add gh --secret-env GITHUB_TOKEN -- github-mcp-server stdio")]
-pub struct AddArgs {
+  GITHUB_TOKEN=... mcp-manager server add gh --secret-env GITHUB_TOKEN -- github-mcp-server stdio
+  mcp-manager server add fetch --type container --image mcp/fetch --memory-mb 256 --start
+  mcp-manager server add web --type container --image my/mcp --transport http --port 8080 \\
+      --publish 18080:8080 --cpus 0.5 -- --verbose")]
+pub struct AddOptions {
     /// Unique server name (letters, digits, `.`, `_`, `-`)
     pub name: String,
     /// Kind of server [default: process]
@@ -96,7 +148,8 @@ pub struct AddArgs {
     /// How the manager talks to it [default: stdio]
     #[arg(long, value_enum)]
     pub transport: Option<TransportKind>,
-    /// Working directory (a relative path is taken from the current directory)
+    /// Working directory (a relative path is taken from the current directory; for a
+    /// container, an absolute path inside it)
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// Environment variable for the server (repeatable)
@@ -110,7 +163,8 @@ pub struct AddArgs {
     /// When to restart it after it exits [default: on-failure]
     #[arg(long = "restart", value_enum, value_name = "POLICY")]
     pub restart: Option<RestartPolicyArg>,
-    /// Port of an HTTP-transport server
+    /// Port of an HTTP-transport server (for a container: the port inside it, published on
+    /// 127.0.0.1 under the same number unless `--publish` maps it)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// MCP endpoint URL of an HTTP-transport server [default: http://127.0.0.1:PORT/mcp]
@@ -126,12 +180,207 @@ pub struct AddArgs {
     /// Time between SIGTERM and SIGKILL when stopping, in seconds
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub stop_grace: Option<f64>,
+    /// Container: the image to run (required with `--type container`)
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        required_if_eq("kind", "container"),
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub image: Option<String>,
+    /// Container: replaces the image's entrypoint (the arguments come after `--`)
+    #[arg(
+        long,
+        value_name = "CMD",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub entrypoint: Option<String>,
+    /// Container: publish a port like `docker run -p` (repeatable); the host address is
+    /// 127.0.0.1 unless given, a bare CONTAINER_PORT uses the same host port
+    #[arg(
+        long,
+        value_name = "[HOST_IP:]HOST_PORT:CONTAINER_PORT",
+        value_parser = parse_publish
+    )]
+    pub publish: Vec<Publish>,
+    /// Container: memory limit in MiB (swap included)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
+    pub memory_mb: Option<u64>,
+    /// Container: CPU limit in cores, e.g. 0.5
+    #[arg(long, value_name = "F", value_parser = parse_cpus)]
+    pub cpus: Option<f64>,
     /// Start the server right after adding it
     #[arg(long)]
     pub start: bool,
-    /// The command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The command and its arguments, after `--` (for a container: optional, the arguments
+    /// to the image)
+    #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+impl AddOptions {
+    fn is_container(&self) -> bool {
+        self.kind == Some(ServerKind::Container)
+    }
+
+    /// What clap cannot say declaratively: the container-only options are refused for the
+    /// other types, which need a command, and a container's working directory is a path
+    /// inside it.
+    fn check(&self) -> Result<(), clap::Error> {
+        if !self.is_container() {
+            let kind = self.kind.unwrap_or(ServerKind::Process).as_str();
+            let given: Vec<&str> = [
+                ("`--image`", self.image.is_some()),
+                ("`--entrypoint`", self.entrypoint.is_some()),
+                ("`--publish`", !self.publish.is_empty()),
+                ("`--memory-mb`", self.memory_mb.is_some()),
+                ("`--cpus`", self.cpus.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(flag, present)| present.then_some(flag))
+            .collect();
+            if !given.is_empty() {
+                let (flags, verb) = match given.as_slice() {
+                    [one] => (one.to_string(), "is"),
+                    [rest @ .., last] => (format!("{} and {last}", rest.join(", ")), "are"),
+                    [] => unreachable!("not empty"),
+                };
+                return Err(usage_error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{flags} {verb} only for container servers (`--type container`), \
+                         not for type `{kind}`"
+                    ),
+                ));
+            }
+            if self.command.is_empty() {
+                return Err(usage_error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "a {kind} server needs its command after `--` \
+                         (e.g. `-- uvx mcp-server-time`)"
+                    ),
+                ));
+            }
+        } else if let Some(cwd) = &self.cwd
+            && !cwd.is_absolute()
+        {
+            return Err(usage_error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "`--cwd {}`: the working directory of a container server is a path inside \
+                     the container and must be absolute",
+                    cwd.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A usage error of `server add`, rendered with its usage line like clap's own errors.
+fn usage_error(kind: clap::error::ErrorKind, message: String) -> clap::Error {
+    let mut cmd =
+        AddOptions::augment_args(clap::Command::new("add")).bin_name("mcp-manager server add");
+    cmd.error(kind, message)
+}
+
+/// One `--publish`: `"ports": [{container_port, host_port, host_ip}]` in the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub container_port: u16,
+    /// `None`: the same number as the container port.
+    pub host_port: Option<u16>,
+    /// `None`: the daemon's default, 127.0.0.1.
+    pub host_ip: Option<String>,
+}
+
+impl Publish {
+    fn to_json(&self) -> Value {
+        let mut port = Map::new();
+        port.insert("container_port".into(), self.container_port.into());
+        if let Some(host_port) = self.host_port {
+            port.insert("host_port".into(), host_port.into());
+        }
+        if let Some(ip) = &self.host_ip {
+            port.insert("host_ip".into(), ip.clone().into());
+        }
+        Value::Object(port)
+    }
+}
+
+/// Parses `[HOST_IP:]HOST_PORT:CONTAINER_PORT` or a bare `CONTAINER_PORT`, like
+/// `docker run -p` (TCP only, no ranges, no random host port). An IPv6 host address may be
+/// written in brackets: `[::1]:18080:8080`.
+fn parse_publish(s: &str) -> Result<Publish, String> {
+    const FORMAT: &str = "expected [HOST_IP:]HOST_PORT:CONTAINER_PORT or CONTAINER_PORT";
+    let port = |text: &str, what: &str| -> Result<u16, String> {
+        if text.is_empty() {
+            return Err(format!(
+                "`{s}`: the {what} port is empty ({FORMAT}; a random host port is not supported)"
+            ));
+        }
+        if text.contains('/') {
+            return Err(format!(
+                "`{s}`: protocol suffixes are not supported (ports are TCP); {FORMAT}"
+            ));
+        }
+        if text.contains('-') {
+            return Err(format!(
+                "`{s}`: port ranges are not supported; repeat --publish instead"
+            ));
+        }
+        match text.parse::<u16>() {
+            Ok(0) => Err(format!(
+                "`{s}`: the {what} port must be between 1 and 65535"
+            )),
+            Ok(p) => Ok(p),
+            Err(_) if text.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+                "`{s}`: the {what} port must be between 1 and 65535"
+            )),
+            Err(_) => Err(format!("`{s}`: `{text}` is not a port number; {FORMAT}")),
+        }
+    };
+    let mut parts = s.rsplitn(3, ':');
+    let container_port = port(parts.next().unwrap_or_default(), "container")?;
+    let Some(host) = parts.next() else {
+        return Ok(Publish {
+            container_port,
+            host_port: None,
+            host_ip: None,
+        });
+    };
+    let host_port = port(host, "host")?;
+    let host_ip = match parts.next() {
+        None => None,
+        Some(ip) => {
+            let bare = ip
+                .strip_prefix('[')
+                .and_then(|i| i.strip_suffix(']'))
+                .unwrap_or(ip);
+            if bare.parse::<std::net::IpAddr>().is_err() {
+                return Err(format!(
+                    "`{s}`: `{ip}` is not an IP address ({FORMAT}; host names are not accepted)"
+                ));
+            }
+            Some(bare.to_string())
+        }
+    };
+    Ok(Publish {
+        container_port,
+        host_port: Some(host_port),
+        host_ip,
+    })
+}
+
+/// Parses a CPU limit in cores: above 0, at most 1024.
+fn parse_cpus(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1024.0 => Ok(v),
+        _ => Err(format!(
+            "expected a number of cores above 0 and at most 1024 (e.g. 0.5), got `{s}`"
+        )),
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +391,8 @@ pub enum ServerKind {
     Nodejs,
     /// A Python server (`uvx PACKAGE`, `python -m MODULE`)
     Python,
+    /// A Docker container (`--image`; the words after `--` are the image's arguments)
+    Container,
 }
 
 impl ServerKind {
@@ -150,6 +401,7 @@ impl ServerKind {
             ServerKind::Process => "process",
             ServerKind::Nodejs => "nodejs",
             ServerKind::Python => "python",
+            ServerKind::Container => "container",
         }
     }
 }
@@ -418,21 +670,38 @@ fn add_body(add: &AddArgs) -> Result<Value, Failure> {
     if let Some(transport) = add.transport {
         body.insert("transport".into(), transport.as_str().into());
     }
-    let mut command = add.command.iter();
-    if let Some(program) = command.next() {
+    let strings = |words: &[String]| -> Value {
+        Value::Array(words.iter().map(|w| Value::String(w.clone())).collect())
+    };
+    if add.is_container() {
+        // Like `docker run [--entrypoint CMD] IMAGE [ARGS...]`.
+        if let Some(image) = &add.image {
+            body.insert("image".into(), image.clone().into());
+        }
+        if let Some(entrypoint) = &add.entrypoint {
+            body.insert("command".into(), entrypoint.clone().into());
+        }
+        if !add.command.is_empty() {
+            body.insert("args".into(), strings(&add.command));
+        }
+    } else if let Some((program, rest)) = add.command.split_first() {
         body.insert("command".into(), program.clone().into());
-        let rest: Vec<Value> = command.map(|a| Value::String(a.clone())).collect();
         if !rest.is_empty() {
-            body.insert("args".into(), Value::Array(rest));
+            body.insert("args".into(), strings(rest));
         }
     }
     if let Some(cwd) = &add.cwd {
-        let absolute = std::path::absolute(cwd)
-            .map_err(|e| Failure::Api(format!("cannot resolve --cwd {}: {e}", cwd.display())))?;
-        let Some(dir) = absolute.to_str() else {
+        // A container's directory is inside it (checked absolute by clap): sent as given.
+        let dir = if add.is_container() {
+            cwd.clone()
+        } else {
+            std::path::absolute(cwd)
+                .map_err(|e| Failure::Api(format!("cannot resolve --cwd {}: {e}", cwd.display())))?
+        };
+        let Some(dir) = dir.to_str() else {
             return Err(Failure::Api(format!(
                 "--cwd {} is not valid UTF-8",
-                absolute.display()
+                dir.display()
             )));
         };
         body.insert("working_directory".into(), dir.into());
@@ -460,6 +729,18 @@ fn add_body(add: &AddArgs) -> Result<Value, Failure> {
     }
     if let Some(secs) = add.stop_grace {
         body.insert("stop_grace_secs".into(), secs.into());
+    }
+    if !add.publish.is_empty() {
+        body.insert(
+            "ports".into(),
+            Value::Array(add.publish.iter().map(Publish::to_json).collect()),
+        );
+    }
+    if let Some(mb) = add.memory_mb {
+        body.insert("memory_mb".into(), mb.into());
+    }
+    if let Some(cpus) = add.cpus {
+        body.insert("cpus".into(), cpus.into());
     }
     if add.start {
         body.insert("start".into(), true.into());
@@ -657,6 +938,37 @@ fn format_time(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
+fn is_container(server: &Value) -> bool {
+    str_field(server, "type") == "container"
+}
+
+/// A container's published ports, docker style: `127.0.0.1:18080->8080`.
+fn format_ports(ports: &[Value]) -> String {
+    ports
+        .iter()
+        .filter_map(|p| {
+            let container = p.get("container_port")?.as_u64()?;
+            let host = p
+                .get("host_port")
+                .and_then(Value::as_u64)
+                .unwrap_or(container);
+            let ip = printable(
+                p.get("host_ip")
+                    .and_then(Value::as_str)
+                    .unwrap_or("127.0.0.1"),
+                false,
+            );
+            let ip = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip
+            };
+            Some(format!("{ip}:{host}->{container}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The command line for display: command and shell-quoted args.
 fn command_line(server: &Value) -> String {
     let mut words: Vec<String> = Vec::new();
@@ -752,14 +1064,22 @@ fn render_table(servers: &[Value], now: DateTime<Utc>, color: bool) -> String {
                 printable(str_field(s, "name"), false),
                 printable(str_field(s, "type"), false),
                 printable(str_field(s, "status"), false),
-                s.get("process_id")
-                    .and_then(Value::as_u64)
-                    .map_or("-".to_string(), |p| p.to_string()),
+                if is_container(s) {
+                    "-".to_string()
+                } else {
+                    s.get("process_id")
+                        .and_then(Value::as_u64)
+                        .map_or("-".to_string(), |p| p.to_string())
+                },
                 s.get("restart_count")
                     .and_then(Value::as_u64)
                     .map_or("-".to_string(), |n| n.to_string()),
                 uptime(s, now),
-                truncate(&command_line(s), COMMAND_WIDTH),
+                if is_container(s) {
+                    truncate(&printable(str_field(s, "image"), false), COMMAND_WIDTH)
+                } else {
+                    truncate(&command_line(s), COMMAND_WIDTH)
+                },
             ]
         })
         .collect();
@@ -844,7 +1164,27 @@ fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
             printable(str_field(server, "transport"), false)
         ),
     ));
-    lines.push(("command", command_line(server)));
+    let container = is_container(server);
+    if container {
+        lines.push(("image", printable(str_field(server, "image"), false)));
+        if let Some(entrypoint) = server.get("command").and_then(Value::as_str) {
+            lines.push(("entrypoint", shell_quote(entrypoint)));
+        }
+        if let Some(args) = server
+            .get("args")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+        {
+            let words: Vec<String> = args
+                .iter()
+                .filter_map(Value::as_str)
+                .map(shell_quote)
+                .collect();
+            lines.push(("args", words.join(" ")));
+        }
+    } else {
+        lines.push(("command", command_line(server)));
+    }
     if let Some(cwd) = server.get("working_directory").and_then(Value::as_str) {
         lines.push(("cwd", printable(cwd, false)));
     }
@@ -856,6 +1196,19 @@ fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
     }
     if let Some(path) = server.get("health_endpoint").and_then(Value::as_str) {
         lines.push(("health endpoint", printable(path, false)));
+    }
+    if let Some(ports) = server
+        .get("ports")
+        .and_then(Value::as_array)
+        .filter(|p| !p.is_empty())
+    {
+        lines.push(("ports", format_ports(ports)));
+    }
+    if let Some(mb) = server.get("memory_mb").and_then(Value::as_u64) {
+        lines.push(("memory limit", format!("{mb} MiB")));
+    }
+    if let Some(cpus) = server.get("cpus").and_then(Value::as_f64) {
+        lines.push(("cpu limit", format!("{cpus} CPUs")));
     }
     if let Some(env) = server
         .get("env")
@@ -920,13 +1273,26 @@ fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
         }
         lines.push(("health", text));
     }
-    lines.push((
-        "pid",
-        server
-            .get("process_id")
-            .and_then(Value::as_u64)
-            .map_or("-".to_string(), |p| p.to_string()),
-    ));
+    if container {
+        lines.push((
+            "container id",
+            server
+                .get("container_id")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map_or("-".to_string(), |c| {
+                    printable(&c.chars().take(12).collect::<String>(), false)
+                }),
+        ));
+    } else {
+        lines.push((
+            "pid",
+            server
+                .get("process_id")
+                .and_then(Value::as_u64)
+                .map_or("-".to_string(), |p| p.to_string()),
+        ));
+    }
     lines.push((
         "restarts",
         server
@@ -1059,7 +1425,22 @@ mod tests {
 
     #[test]
     fn add_without_command_is_rejected() {
-        assert!(parse(&["add", "time"]).is_err());
+        for argv in [
+            &["add", "time"][..],
+            &["add", "time", "--"],
+            &["add", "time", "--type", "nodejs"],
+        ] {
+            let err = parse(argv).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{argv:?}"
+            );
+            assert!(
+                err.to_string().contains("needs its command after `--`"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -1107,6 +1488,206 @@ mod tests {
         let args = parse(&["--token", "t", "remove", "time"]).expect("remove");
         assert_eq!(args.token.as_deref(), Some("t"));
         assert!(matches!(args.command, ServerCommand::Rm { ref name } if name == "time"));
+    }
+
+    fn publish(container_port: u16, host_port: Option<u16>, host_ip: Option<&str>) -> Publish {
+        Publish {
+            container_port,
+            host_port,
+            host_ip: host_ip.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn publish_parsing() {
+        assert_eq!(parse_publish("8080"), Ok(publish(8080, None, None)));
+        assert_eq!(
+            parse_publish("18080:8080"),
+            Ok(publish(8080, Some(18080), None))
+        );
+        assert_eq!(
+            parse_publish("127.0.0.1:18080:8080"),
+            Ok(publish(8080, Some(18080), Some("127.0.0.1")))
+        );
+        assert_eq!(
+            parse_publish("0.0.0.0:80:8080"),
+            Ok(publish(8080, Some(80), Some("0.0.0.0")))
+        );
+        assert_eq!(
+            parse_publish("[::1]:18080:8080"),
+            Ok(publish(8080, Some(18080), Some("::1")))
+        );
+        assert_eq!(
+            parse_publish("::1:18080:8080"),
+            Ok(publish(8080, Some(18080), Some("::1")))
+        );
+        let err = |s: &str| parse_publish(s).expect_err(s);
+        for bad in ["", "0", "18080:0", "0:8080", "65536", "70000:80"] {
+            assert!(err(bad).contains("port"), "{bad}: {}", err(bad));
+        }
+        assert!(err("65536").contains("between 1 and 65535"));
+        assert!(err("http").contains("not a port number"));
+        assert!(err("8080/udp").contains("protocol"));
+        assert!(err("8000-8010:8000-8010").contains("ranges"));
+        assert!(err("127.0.0.1::8080").contains("random host port"));
+        assert!(err("localhost:18080:8080").contains("not an IP address"));
+        assert!(err("1.2.3:18080:8080").contains("not an IP address"));
+        assert!(err(" 8080").contains("not a port number"));
+    }
+
+    #[test]
+    fn publish_body() {
+        assert_eq!(
+            publish(8080, None, None).to_json(),
+            json!({"container_port": 8080})
+        );
+        assert_eq!(
+            publish(8080, Some(18080), Some("::1")).to_json(),
+            json!({"container_port": 8080, "host_port": 18080, "host_ip": "::1"})
+        );
+    }
+
+    #[test]
+    fn cpus_parsing() {
+        assert_eq!(parse_cpus("0.5"), Ok(0.5));
+        assert_eq!(parse_cpus("2"), Ok(2.0));
+        for bad in ["0", "-1", "1025", "NaN", "inf", "x", ""] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn container_add_parses_into_the_api_body() {
+        let argv: Vec<&str> = "add web --type container --image mcp/fetch:1.0 \
+             --entrypoint /usr/bin/python3 --publish 18080:8080 --publish 10.0.0.2:9000:9000 \
+             --publish 7000 --memory-mb 64 --cpus 0.5 --cwd /srv --transport http --port 8080 \
+             --start -- -m fetch --verbose"
+            .split_whitespace()
+            .collect();
+        let add = add_args(&argv);
+        assert_eq!(add.kind, Some(ServerKind::Container));
+        let body = add_body(&add).expect("body");
+        assert_eq!(
+            body,
+            json!({
+                "name": "web", "type": "container", "transport": "http",
+                "image": "mcp/fetch:1.0", "command": "/usr/bin/python3",
+                "args": ["-m", "fetch", "--verbose"], "working_directory": "/srv",
+                "port": 8080, "start": true, "memory_mb": 64, "cpus": 0.5,
+                "ports": [
+                    {"container_port": 8080, "host_port": 18080},
+                    {"container_port": 9000, "host_port": 9000, "host_ip": "10.0.0.2"},
+                    {"container_port": 7000},
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn a_container_needs_only_its_image() {
+        let add = add_args(&["add", "ct", "--type", "container", "--image", "img"]);
+        assert_eq!(
+            add_body(&add).expect("body"),
+            json!({"name": "ct", "type": "container", "image": "img"})
+        );
+        // Everything after `--` is the image's arguments, the first word included.
+        let add = add_args(&[
+            "add",
+            "ct",
+            "--type",
+            "container",
+            "--image",
+            "img",
+            "--",
+            "serve",
+            "--x",
+        ]);
+        assert_eq!(
+            add_body(&add).expect("body"),
+            json!({"name": "ct", "type": "container", "image": "img", "args": ["serve", "--x"]})
+        );
+    }
+
+    #[test]
+    fn container_usage_errors() {
+        use clap::error::ErrorKind;
+        let err = parse(&["add", "ct", "--type", "container"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        let text = err.to_string();
+        assert!(text.contains("--image <IMAGE>"), "{text}");
+        assert!(
+            !text.contains("  <COMMAND>..."),
+            "only --image is missing: {text}"
+        );
+
+        let err = parse(&["add", "ct", "--image", "img", "--", "cmd"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "`--image` is only for container servers (`--type container`), \
+                 not for type `process`"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Usage: mcp-manager server add"), "{text}");
+
+        // The misplaced option is what is reported, not the missing command.
+        let err = parse(&["add", "ct", "--type", "python", "--image", "img"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        assert!(err.to_string().contains("type `python`"), "{err}");
+        let err = parse(&["add", "ct", "--memory-mb", "64"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        assert!(err.to_string().contains("`--memory-mb` is only"), "{err}");
+
+        let argv = [
+            "add",
+            "ct",
+            "--type",
+            "nodejs",
+            "--publish",
+            "80",
+            "--cpus",
+            "1",
+            "--memory-mb",
+            "64",
+            "--entrypoint",
+            "x",
+            "--",
+            "node",
+        ];
+        let err = parse(&argv).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        assert!(
+            err.to_string().contains(
+                "`--entrypoint`, `--publish`, `--memory-mb` and `--cpus` are only for \
+                 container servers"
+            ),
+            "{err}"
+        );
+
+        let container = ["add", "ct", "--type", "container", "--image", "img"];
+        let with = |extra: &[&str]| {
+            let argv: Vec<&str> = container.iter().chain(extra).copied().collect();
+            parse(&argv).unwrap_err()
+        };
+        let err = with(&["--cwd", "rel/dir"]);
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("must be absolute"), "{err}");
+        let err = with(&["--publish", "localhost:80:80"]);
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("not an IP address"), "{err}");
+        assert_eq!(
+            with(&["--memory-mb", "2"]).kind(),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(with(&["--cpus", "0"]).kind(), ErrorKind::ValueValidation);
+        assert_eq!(
+            parse(&["add", "ct", "--type", "container", "--image", ""])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidValue
+        );
     }
 
     fn fake_servers(now: DateTime<Utc>) -> Vec<Value> {
@@ -1198,6 +1779,69 @@ mod tests {
         assert!(text.contains("pid:            -\n"), "{text}");
         let exited = describe_exit(&json!({"code": 3, "signal": null, "at": null}));
         assert_eq!(exited.as_deref(), Some("exited with code 3"));
+    }
+
+    fn fake_container(now: DateTime<Utc>) -> Value {
+        json!({
+            "id": "c3", "name": "fetch", "type": "container", "transport": "http",
+            "status": "running", "status_since": (now - chrono::Duration::seconds(5)).to_rfc3339(),
+            "process_id": 999, "restart_count": 1, "image": "mcp/fetch:latest",
+            "command": "/bin/fetch", "args": ["--port", "8080"], "port": 8080,
+            "container_id": "0123456789abcdef0123456789abcdef",
+            "ports": [
+                {"container_port": 8080, "host_port": 18080, "host_ip": null},
+                {"container_port": 9000, "host_port": null, "host_ip": "::1"},
+                {"container_port": 9100, "host_port": 9101, "host_ip": "0.0.0.0"},
+            ],
+            "memory_mb": 64, "cpus": 0.5, "restart_policy": "on-failure",
+            "desired_state": "running",
+        })
+    }
+
+    #[test]
+    fn containers_in_the_table() {
+        let now = Utc::now();
+        let mut servers = fake_servers(now);
+        servers.push(fake_container(now));
+        let table = render_table(&servers, now, false);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("fetch"))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert_eq!(
+            row,
+            "fetch              container  running  -     1         5s      mcp/fetch:latest"
+        );
+    }
+
+    #[test]
+    fn show_container_details() {
+        let now = Utc::now();
+        let text = render_show(&fake_container(now), now, false);
+        for line in [
+            "type:           container (http)\n",
+            "image:          mcp/fetch:latest\n",
+            "entrypoint:     /bin/fetch\n",
+            "args:           --port 8080\n",
+            "ports:          127.0.0.1:18080->8080, [::1]:9000->9000, 0.0.0.0:9101->9100\n",
+            "memory limit:   64 MiB\n",
+            "cpu limit:      0.5 CPUs\n",
+            "container id:   0123456789ab\n",
+        ] {
+            assert!(text.contains(line), "{line}in:\n{text}");
+        }
+        assert!(
+            !text.contains("command:") && !text.contains("pid:"),
+            "{text}"
+        );
+
+        // Before the first start: no container yet, no overrides, no limits.
+        let server = json!({"name": "ct", "type": "container", "image": "img", "args": []});
+        let text = render_show(&server, now, false);
+        assert!(text.contains("container id:   -\n"), "{text}");
+        for absent in ["entrypoint", "args", "ports", "limit"] {
+            assert!(!text.contains(absent), "{absent} in:\n{text}");
+        }
     }
 
     #[test]

@@ -99,3 +99,94 @@ fn an_unreachable_daemon_is_said_plainly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the daemon"));
 }
+
+#[tokio::test]
+async fn a_container_server_through_the_cli() {
+    const IMAGE: &str = "mcp-manager-test/py-fixture:latest";
+    let image_there = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        image_there,
+        "the test image is missing: run `bash .ci/setup.sh` (it starts the engine and builds it)"
+    );
+    let d = Daemon::start();
+
+    // Usage errors are caught before the daemon is asked.
+    let (code, _, err) = mm(&d, &["add", "ct", "--image", IMAGE, "--", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only for container servers"), "{err}");
+
+    let (code, out, err) = mm(
+        &d,
+        &[
+            "add",
+            "ct",
+            "--type",
+            "container",
+            "--image",
+            IMAGE,
+            "--memory-mb",
+            "64",
+            "--start",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("added ct"), "{out}");
+    let v = d
+        .wait_status("ct", "running", Duration::from_secs(60))
+        .await;
+    assert_eq!(v["type"], "container");
+    assert_eq!(v["image"], IMAGE);
+    assert_eq!(v["memory_mb"], 64);
+    assert_eq!(v["command"], serde_json::Value::Null);
+    let cid = v["container_id"]
+        .as_str()
+        .expect("container id")
+        .to_string();
+
+    let (code, out, _) = mm(&d, &["list"]);
+    assert_eq!(code, 0);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("ct "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[..4], ["ct", "container", "running", "-"], "{row}");
+    assert!(row.ends_with(IMAGE), "{row}");
+
+    let (code, out, err) = mm(&d, &["show", "ct"]);
+    assert_eq!(code, 0, "{err}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+            .to_string()
+    };
+    assert!(line("image:").ends_with(&format!(" {IMAGE}")), "{out}");
+    assert!(line("memory limit:").ends_with(" 64 MiB"), "{out}");
+    assert!(out.contains(&cid[..12]) && !out.contains(&cid), "{out}");
+
+    let (code, out, err) = mm(&d, &["rm", "ct"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("removed ct"), "{out}");
+    let (code, _, err) = mm(&d, &["show", "ct"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no server"), "{err}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while docker_has(&cid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "container {cid} still there after rm"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn docker_has(container: &str) -> bool {
+    Command::new("docker")
+        .args(["container", "inspect", container])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
