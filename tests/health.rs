@@ -89,7 +89,7 @@ async fn running_servers_are_checked_on_their_interval_and_every_check_is_stored
             match e["type"].as_str() {
                 Some("health:update") => {
                     assert_eq!(e["data"]["name"], "hc");
-                    assert_eq!(e["data"]["probes"], json!(["mcp"]));
+                    assert_eq!(e["data"]["probes"], json!(["mcp", "process"]));
                     updates += 1;
                 }
                 Some("server:health") => {
@@ -379,6 +379,6 @@ async fn server_everything_over_streamable_http_is_checked_with_mcp() {
     );
     let (s, v) = d.post("/api/servers/ev-http/health/check", json!({})).await;
     assert_eq!(s, 200);
-    assert_eq!(v["data"]["probes"], json!(["mcp"]));
+    assert_eq!(v["data"]["probes"], json!(["mcp", "process"]));
     assert_eq!(v["data"]["ok"], true);
 }

@@ -25,6 +25,8 @@ pub const MAX_CONCURRENT: usize = 64;
 /// What a check talks to.
 #[derive(Clone, Default)]
 pub struct ProbeTarget {
+    /// A host process group whose leader must be alive.
+    pub pid: Option<u32>,
     pub peer: Option<Peer<RoleClient>>,
     pub http_url: Option<String>,
     pub container_id: Option<String>,
@@ -281,6 +283,13 @@ pub async fn probe(
         probes.push("container".to_string());
         if let Err(e) = r {
             errors.push(e);
+        }
+    }
+    if let Some(pid) = target.pid {
+        probes.push("process".to_string());
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0));
+        if nix::sys::signal::kill(pid, None).is_err() {
+            errors.push(format!("process {pid} is not alive"));
         }
     }
     let ok = errors.is_empty() && !probes.is_empty();

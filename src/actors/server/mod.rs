@@ -429,6 +429,7 @@ impl ServerActor {
             generation,
             addr: ctx.address(),
             target: ProbeTarget {
+                pid: self.run.as_ref().and_then(Run::pid),
                 peer,
                 http_url: self.rec.health_url(),
                 container_id,
