@@ -7,6 +7,8 @@
 //! announces `logs:new` on the bus. Shutdown: when every producer's sender is dropped the
 //! task writes what is left and ends; [`LogSink::flush_and_close`] waits for that.
 
+pub mod level;
+
 use crate::actors::bus::{EventBus, Publish};
 use crate::db::Store;
 use crate::db::models::NewLogRow;
@@ -83,9 +85,10 @@ impl LogSender {
 
     pub fn line(&self, server_id: &str, source: Source, bytes: &[u8], truncated: bool) {
         let message = sanitize(bytes);
+        let level = level::detect(&message).level;
         self.send(LogLine {
             server_id: server_id.to_string(),
-            level: detect_level(&message, source),
+            level,
             message,
             source,
             timestamp: Utc::now(),
@@ -241,62 +244,9 @@ pub fn sanitize(bytes: &[u8]) -> String {
     out
 }
 
-/// A first level guess: explicit markers at the start of the line, then whole words.
-/// "0 errors" and "no errors found" are not errors.
-pub fn detect_level(message: &str, source: Source) -> &'static str {
-    let lower = message.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let negated = |i: usize| i > 0 && matches!(words[i - 1], "0" | "no" | "zero" | "without");
-    for (i, w) in words.iter().enumerate().take(4) {
-        let level = match *w {
-            "error" | "err" | "fatal" | "critical" | "crit" | "panic" | "emergency" | "alert" => {
-                "error"
-            }
-            "warn" | "warning" => "warn",
-            "debug" | "trace" => "debug",
-            "info" | "notice" => "info",
-            _ => continue,
-        };
-        if !negated(i) {
-            return level;
-        }
-    }
-    for (i, w) in words.iter().enumerate() {
-        if matches!(
-            *w,
-            "error" | "exception" | "traceback" | "fatal" | "panicked"
-        ) && !negated(i)
-        {
-            return "error";
-        }
-    }
-    let _ = source;
-    "info"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn levels() {
-        assert_eq!(detect_level("[ERROR] boom", Source::Stderr), "error");
-        assert_eq!(detect_level("WARNING: careful", Source::Stderr), "warn");
-        assert_eq!(detect_level("level=debug msg=x", Source::Stderr), "debug");
-        assert_eq!(detect_level("found 0 errors", Source::Stderr), "info");
-        assert_eq!(detect_level("no errors found", Source::Stderr), "info");
-        assert_eq!(
-            detect_level("terror is not a level", Source::Stderr),
-            "info"
-        );
-        assert_eq!(
-            detect_level("Traceback (most recent call last):", Source::Stderr),
-            "error"
-        );
-    }
 
     #[test]
     fn sanitizes() {
