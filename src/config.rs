@@ -31,6 +31,12 @@ pub struct ServeArgs {
     /// Default seconds between health checks (a server's `health.interval_secs` overrides).
     #[arg(long, env = "MCP_MANAGER_HEALTH_INTERVAL", default_value_t = 30.0)]
     pub health_interval_secs: f64,
+    /// Server log lines older than this many days are pruned (hourly).
+    #[arg(long, env = "MCP_MANAGER_LOG_RETENTION_DAYS", default_value_t = 30.0)]
+    pub log_retention_days: f64,
+    /// Each server keeps at most this many MiB of log text; older lines are pruned (hourly).
+    #[arg(long, env = "MCP_MANAGER_LOG_MAX_MB", default_value_t = 50.0)]
+    pub log_max_mb: f64,
     /// Log filter, e.g. `info` or `mcp_manager=debug`.
     #[arg(long, env = "MCP_MANAGER_LOG", default_value = "info,rmcp=warn")]
     pub log: String,
@@ -43,6 +49,8 @@ pub struct Config {
     pub token: Option<String>,
     pub allowed_hosts: Vec<String>,
     pub health_retention: chrono::Duration,
+    pub log_retention: chrono::Duration,
+    pub log_max_bytes: i64,
     pub health_defaults: crate::health::HealthDefaults,
 }
 
@@ -86,7 +94,15 @@ impl Config {
         {
             return Err("--health-interval-secs must be between 0.1 and 86400".into());
         }
+        if !(a.log_retention_days.is_finite() && a.log_retention_days > 0.0) {
+            return Err("--log-retention-days must be above 0".into());
+        }
+        if !(a.log_max_mb.is_finite() && a.log_max_mb > 0.0) {
+            return Err("--log-max-mb must be above 0".into());
+        }
         Ok(Config {
+            log_retention: chrono::Duration::seconds((a.log_retention_days * 86_400.0) as i64),
+            log_max_bytes: (a.log_max_mb * 1024.0 * 1024.0) as i64,
             health_retention: chrono::Duration::seconds(
                 (a.health_retention_days * 86_400.0) as i64,
             ),

@@ -81,7 +81,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let deps = Deps {
         store: store.clone(),
         bus: bus.clone(),
-        logs: log_sink.sender(),
+        logs: Some(log_sink.sender()),
         clock: clock.clone(),
         instance_id: instance.clone(),
         engine: engine.clone(),
@@ -111,7 +111,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         registry.clone(),
     ));
 
-    let pruner = actix_web::rt::spawn(prune_health(store.clone(), config.health_retention));
+    let pruner = actix_web::rt::spawn(prune(
+        store.clone(),
+        config.health_retention,
+        config.log_retention,
+        config.log_max_bytes,
+    ));
 
     let state = web::Data::new(AppState {
         registry: registry.clone(),
@@ -123,6 +128,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         instance_id: instance.clone(),
         engine: engine.clone(),
         probe: probe.clone(),
+        logs: Some(log_sink.sender()),
     });
     let guard = web::Data::new(Guard {
         allowed_hosts: config.allowed_hosts.clone(),
@@ -201,19 +207,35 @@ async fn watch_engine(engine: Engine, instance: String, registry: actix::Addr<Re
     }
 }
 
-/// Prunes health checks past their retention, at start and then hourly.
-async fn prune_health(store: Store, retention: chrono::Duration) {
+/// Retention, at start and then hourly: health checks and log lines past their age, and
+/// each server's log beyond its size. Freed pages are reused by SQLite, and the WAL is
+/// truncated after a prune, so the file stops growing at its steady size.
+async fn prune(
+    store: Store,
+    health_age: chrono::Duration,
+    log_age: chrono::Duration,
+    log_bytes: i64,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
-        let before = (chrono::Utc::now() - retention).naive_utc();
-        match store
-            .write(move |c| crate::db::health::prune(c, before))
-            .await
-        {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old health checks"),
+        let now = chrono::Utc::now();
+        let (h, l) = ((now - health_age).naive_utc(), (now - log_age).naive_utc());
+        let result = store
+            .write(move |c| {
+                Ok((
+                    crate::db::health::prune(c, h)?,
+                    crate::db::logs::prune_age(c, l)? + crate::db::logs::prune_size(c, log_bytes)?,
+                ))
+            })
+            .await;
+        match result {
+            Ok((checks, lines)) if checks + lines > 0 => {
+                tracing::info!(checks, lines, "pruned old health checks and log lines");
+                store.checkpoint().await;
+            }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning health checks failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }
     }
 }

@@ -463,7 +463,7 @@ mod tests {
             .map(|i| {
                 row(
                     i,
-                    if i % 4 == 0 { "unhealthy" } else { "healthy" },
+                    if i % 5 == 0 { "unhealthy" } else { "healthy" },
                     Some(i),
                     t0 + chrono::Duration::seconds(i64::from(i) * 30),
                 )
@@ -472,7 +472,7 @@ mod tests {
         let b = bucketize(&rows, t0, t0 + chrono::Duration::hours(1), 4);
         assert_eq!(b.len(), 4);
         assert!(b.iter().all(|x| x.total == 30), "{b:?}");
-        assert_eq!(b[0].uptime_percent, Some(75.0));
+        assert_eq!(b[0].uptime_percent, Some(80.0));
         assert_eq!(b[0].start, t0);
         assert_eq!(b[3].end, t0 + chrono::Duration::hours(1));
         assert_eq!(b.iter().map(|x| x.total).sum::<u64>(), 120);

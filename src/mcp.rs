@@ -8,11 +8,11 @@
 //! drops the transport (for stdio that closes the child's stdin, the MCP way to ask a stdio
 //! server to exit).
 
-use crate::logs::{LogSender, Source};
+use crate::logs::LogSender;
 use crate::model::{McpInfo, McpItem};
 #[allow(deprecated)]
 use rmcp::model::{
-    ClientCapabilities, ClientRequest, Implementation, InitializeRequestParams, LoggingLevel,
+    ClientCapabilities, ClientRequest, Implementation, InitializeRequestParams,
     LoggingMessageNotificationParam, ProtocolVersion, ServerPeerInfo, ServerResult,
 };
 use rmcp::service::{
@@ -46,12 +46,10 @@ impl ClientHandler for ManagerClient {
         _context: NotificationContext<RoleClient>,
     ) {
         if let Some(logs) = &self.logs {
-            let level = match params.level {
-                LoggingLevel::Debug => "debug",
-                LoggingLevel::Info | LoggingLevel::Notice => "info",
-                LoggingLevel::Warning => "warn",
-                _ => "error",
-            };
+            let level = serde_json::to_value(params.level)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| "info".into());
             let text = match &params.data {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -60,14 +58,7 @@ impl ClientHandler for ManagerClient {
                 Some(logger) => format!("[{logger}] {text}"),
                 None => text,
             };
-            logs.send(crate::logs::LogLine {
-                server_id: self.server_id.clone(),
-                level,
-                message: crate::logs::sanitize(message.as_bytes()),
-                source: Source::Mcp,
-                timestamp: chrono::Utc::now(),
-                truncated: false,
-            });
+            logs.mcp(&self.server_id, &level, &message);
         }
     }
 }

@@ -84,6 +84,15 @@ impl Handler<Publish> for EventBus {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
+        // Log lines are the bulk of events: do not even serialize them for nobody.
+        if let Some(server) = &msg.log_of
+            && !self
+                .subscribers
+                .values()
+                .any(|s| s.log_topics.iter().any(|t| t == server || t == "*"))
+        {
+            return;
+        }
         self.seq += 1;
         let event = Event {
             kind: msg.kind.to_string(),

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod health;
+pub mod logs;
 pub mod openapi;
 pub mod security;
 pub mod servers;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub instance_id: String,
     pub engine: crate::runtime::docker::Engine,
     pub probe: actix::Addr<crate::actors::probe::HealthProbe>,
+    pub logs: Option<crate::logs::LogSender>,
 }
 
 /// `{"data": …}`
@@ -86,7 +88,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/servers/{ref}/stop", web::post().to(servers::stop))
             .route("/servers/{ref}/restart", web::post().to(servers::restart))
             .route("/servers/{ref}/mcp", web::get().to(servers::mcp))
-            .route("/servers/{ref}/logs", web::get().to(servers::logs))
+            .route("/servers/{ref}/logs", web::get().to(logs::recent))
+            .route("/servers/{ref}/logs", web::delete().to(logs::clear))
+            .route("/servers/{ref}/logs/search", web::get().to(logs::search))
+            .route("/servers/{ref}/logs/export", web::get().to(logs::export))
             .route(
                 "/servers/{ref}/tools/{tool}/call",
                 web::post().to(servers::call_tool),

@@ -12,7 +12,7 @@ use crate::model::{McpInfo, ServerCreate, ServerPatch, ServerView};
 use crate::state::Command;
 use actix::Addr;
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::time::Duration;
 
 async fn lookup(state: &AppState, reference: &str) -> AppResult<Addr<ServerActor>> {
@@ -191,66 +191,6 @@ pub async fn mcp(state: web::Data<AppState>, path: web::Path<String>) -> AppResu
             None => Err(not_running),
         },
     }
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct LogQuery {
-    /// Most recent lines to return (default 200, at most 5000).
-    pub limit: Option<i64>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct LogEntry {
-    pub id: i32,
-    pub server_id: String,
-    pub level: String,
-    pub message: String,
-    pub source: Option<String>,
-    pub timestamp: chrono::DateTime<chrono::Utc>,
-    pub truncated: bool,
-}
-
-/// Recent log lines of a server, oldest first.
-#[utoipa::path(get, path = "/api/servers/{ref}/logs", tag = "logs",
-    params(("ref" = String, Path, description = "Server id or name"), LogQuery),
-    responses((status = 200, body = Vec<LogEntry>), (status = 404, body = ErrorBody)))]
-pub async fn logs(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<LogQuery>,
-) -> AppResult<HttpResponse> {
-    let addr = lookup(&state, &path).await?;
-    let id = addr.send(GetView).await?.id;
-    let limit = query.limit.unwrap_or(200).clamp(1, 5000);
-    let rows = state
-        .store
-        .read(move |c| {
-            use crate::db::models::LogRow;
-            use crate::db::schema::server_logs::dsl;
-            use diesel::prelude::*;
-            dsl::server_logs
-                .filter(dsl::server_id.eq(id))
-                .order(dsl::id.desc())
-                .limit(limit)
-                .select(LogRow::as_select())
-                .load(c)
-        })
-        .await?;
-    let entries: Vec<LogEntry> = rows
-        .into_iter()
-        .rev()
-        .map(|r| LogEntry {
-            id: r.id,
-            server_id: r.server_id,
-            level: r.level,
-            message: r.message,
-            source: r.source,
-            timestamp: chrono::DateTime::from_naive_utc_and_offset(r.timestamp, chrono::Utc),
-            truncated: r.truncated,
-        })
-        .collect();
-    Ok(ok(entries))
 }
 
 /// Body of a tool call.

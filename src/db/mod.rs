@@ -7,6 +7,7 @@
 //! handle is dropped the writer's thread ends; [`Store::close`] checkpoints the WAL first.
 
 pub mod health;
+pub mod logs;
 pub mod models;
 pub mod schema;
 
@@ -178,6 +179,13 @@ impl Store {
         })
         .await
         .map_err(|e| AppError::Internal(format!("store task: {e}")))?
+    }
+
+    /// Moves the WAL into the database and truncates it.
+    pub async fn checkpoint(&self) {
+        let _ = self
+            .read(|c| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"))
+            .await;
     }
 
     /// Checkpoints the WAL so the file is complete on its own after shutdown.

@@ -68,6 +68,7 @@ pub struct LogRow {
     pub source: Option<String>,
     pub timestamp: NaiveDateTime,
     pub truncated: bool,
+    pub original_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -79,6 +80,7 @@ pub struct NewLogRow {
     pub source: Option<String>,
     pub timestamp: NaiveDateTime,
     pub truncated: bool,
+    pub original_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -20,6 +20,7 @@ diesel::table! {
         source -> Nullable<Text>,
         timestamp -> Timestamp,
         truncated -> Bool,
+        original_level -> Nullable<Text>,
     }
 }
 

@@ -15,14 +15,19 @@ use crate::db::models::NewLogRow;
 use actix::Addr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
-pub const QUEUE_CAPACITY: usize = 20_000;
-pub const BATCH: usize = 1_000;
+/// Lines waiting for the store, across all servers; beyond this the oldest are dropped.
+pub const QUEUE_CAPACITY: usize = 100_000;
+/// Lines written per transaction at most.
+pub const BATCH: usize = 4_000;
 /// Longest line kept, in bytes; longer lines are cut and flagged `truncated`.
 pub const MAX_LINE: usize = 16 * 1024;
+/// Lines kept in memory per server for instant tails.
+pub const RING: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,51 +49,99 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A line on its way to the store.
+#[derive(Debug, Clone)]
 pub struct LogLine {
     pub server_id: String,
     pub level: &'static str,
+    pub original_level: Option<String>,
     pub message: String,
     pub source: Source,
     pub timestamp: DateTime<Utc>,
     pub truncated: bool,
 }
 
+/// A stored line, as the API and events show it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LogEntry {
+    pub id: i64,
+    pub server_id: String,
+    pub level: String,
+    /// The level as the line wrote it (`WARNING`, `50`, `E`), when it wrote one.
+    pub original_level: Option<String>,
+    pub message: String,
+    pub source: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    pub truncated: bool,
+}
+
+impl LogEntry {
+    pub fn from_row(r: crate::db::models::LogRow) -> LogEntry {
+        LogEntry {
+            id: i64::from(r.id),
+            server_id: r.server_id,
+            level: r.level,
+            original_level: r.original_level,
+            message: r.message,
+            source: r.source,
+            timestamp: DateTime::from_naive_utc_and_offset(r.timestamp, Utc),
+            truncated: r.truncated,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    lines: VecDeque<LogLine>,
+    /// Lines dropped per server since the last report.
+    dropped: HashMap<String, u64>,
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Notify,
+    /// The newest lines of each server, for tails without a query.
+    ring: Mutex<HashMap<String, VecDeque<LogEntry>>>,
+    dropped_total: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A producer's handle; cheap to clone, one per pipe.
 #[derive(Clone)]
 pub struct LogSender {
-    tx: mpsc::Sender<LogLine>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl LogSender {
-    /// Enqueues without waiting. A full queue drops the line and counts it.
+    /// Enqueues without waiting: a full queue drops its oldest line (counted per server,
+    /// and reported as a `system` line), so a slow store never blocks a server.
     pub fn send(&self, line: LogLine) {
-        let dropped = self.dropped.swap(0, Ordering::Relaxed);
-        if dropped > 0 {
-            let note = LogLine {
-                server_id: line.server_id.clone(),
-                level: "warn",
-                message: format!("log queue full: {dropped} lines were dropped"),
-                source: Source::System,
-                timestamp: line.timestamp,
-                truncated: false,
-            };
-            if self.tx.try_send(note).is_err() {
-                self.dropped.fetch_add(dropped, Ordering::Relaxed);
-            }
+        let mut q = lock(&self.shared.queue);
+        if q.closed {
+            return;
         }
-        if self.tx.try_send(line).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if q.lines.len() >= QUEUE_CAPACITY
+            && let Some(old) = q.lines.pop_front()
+        {
+            *q.dropped.entry(old.server_id).or_insert(0) += 1;
+            self.shared.dropped_total.fetch_add(1, Ordering::Relaxed);
         }
+        q.lines.push_back(line);
+        drop(q);
+        self.shared.wake.notify_one();
     }
 
     pub fn line(&self, server_id: &str, source: Source, bytes: &[u8], truncated: bool) {
         let message = sanitize(bytes);
-        let level = level::detect(&message).level;
+        let detected = level::detect(&message);
         self.send(LogLine {
             server_id: server_id.to_string(),
-            level,
+            level: detected.level,
+            original_level: detected.original,
             message,
             source,
             timestamp: Utc::now(),
@@ -100,122 +153,208 @@ impl LogSender {
         self.send(LogLine {
             server_id: server_id.to_string(),
             level,
+            original_level: None,
             message: message.into(),
             source: Source::System,
             timestamp: Utc::now(),
             truncated: false,
         });
     }
+
+    /// An MCP `notifications/message`, with its RFC 5424 level.
+    pub fn mcp(&self, server_id: &str, mcp_level: &str, message: &str) {
+        let mut message = sanitize(message.as_bytes());
+        let truncated = message.len() > MAX_LINE;
+        if truncated {
+            let mut cut = MAX_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        self.send(LogLine {
+            server_id: server_id.to_string(),
+            level: level::from_mcp(mcp_level),
+            original_level: Some(mcp_level.to_string()),
+            message,
+            source: Source::Mcp,
+            timestamp: Utc::now(),
+            truncated,
+        });
+    }
 }
 
 pub struct LogSink {
-    sender: Option<LogSender>,
+    sender: LogSender,
     task: Option<tokio::task::JoinHandle<()>>,
-    close: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl LogSink {
     pub fn start(store: Store, bus: Addr<EventBus>) -> LogSink {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let (close, closed) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(drain(rx, closed, store, bus));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            ring: Mutex::new(HashMap::new()),
+            dropped_total: AtomicU64::new(0),
+        });
+        let task = tokio::spawn(drain(shared.clone(), store, bus));
         LogSink {
-            sender: Some(LogSender {
-                tx,
-                dropped: Arc::new(AtomicU64::new(0)),
-            }),
+            sender: LogSender { shared },
             task: Some(task),
-            close: Some(close),
         }
     }
 
-    pub fn sender(&self) -> Option<LogSender> {
+    pub fn sender(&self) -> LogSender {
         self.sender.clone()
     }
 
     /// Writes every line queued so far and ends the sink (servers are stopped by then, so
     /// nothing of theirs is still on its way); gives up after `timeout`.
     pub async fn flush_and_close(&mut self, timeout: std::time::Duration) {
-        self.sender = None;
-        if let Some(close) = self.close.take() {
-            let _ = close.send(());
-        }
+        lock(&self.sender.shared.queue).closed = true;
+        self.sender.shared.wake.notify_one();
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(timeout, task).await;
         }
     }
 }
 
-async fn drain(
-    mut rx: mpsc::Receiver<LogLine>,
-    mut closed: tokio::sync::oneshot::Receiver<()>,
-    store: Store,
-    bus: Addr<EventBus>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut closing = false;
+impl LogSender {
+    /// The newest `limit` lines of a server from memory, oldest first, when memory holds
+    /// that many; `None` means ask the store.
+    pub fn recent(&self, server_id: &str, limit: usize) -> Option<Vec<LogEntry>> {
+        let ring = lock(&self.shared.ring);
+        let lines = ring.get(server_id)?;
+        (lines.len() >= limit).then(|| lines.iter().skip(lines.len() - limit).cloned().collect())
+    }
+
+    /// Forgets a server's lines in memory (after a clear or a delete).
+    pub fn forget(&self, server_id: &str) {
+        lock(&self.shared.ring).remove(server_id);
+    }
+
+    /// Lines dropped because the store fell behind, since the daemon started.
+    pub fn dropped_total(&self) -> u64 {
+        self.shared.dropped_total.load(Ordering::Relaxed)
+    }
+}
+
+async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
     loop {
-        if closing {
-            // Take what is queued now, without waiting for senders that may never go away.
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(line) => batch.push(line),
-                    Err(_) => break,
-                }
-            }
-            if batch.is_empty() {
+        let (mut batch, dropped, closed) = {
+            let mut q = lock(&shared.queue);
+            let n = q.lines.len().min(BATCH);
+            let batch: Vec<LogLine> = q.lines.drain(..n).collect();
+            (batch, std::mem::take(&mut q.dropped), q.closed)
+        };
+        for (server_id, n) in dropped {
+            batch.push(LogLine {
+                message: format!("{n} log lines were dropped: the log store fell behind"),
+                server_id,
+                level: "warn",
+                original_level: None,
+                source: Source::System,
+                timestamp: Utc::now(),
+                truncated: false,
+            });
+        }
+        if batch.is_empty() {
+            if closed {
                 return;
             }
-        } else {
-            tokio::select! {
-                n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
-                _ = &mut closed => { closing = true; continue; }
+            shared.wake.notified().await;
+            continue;
+        }
+        let entries = write(&store, batch).await;
+        let mut by_server: HashMap<String, Vec<LogEntry>> = HashMap::new();
+        {
+            let mut ring = lock(&shared.ring);
+            for e in entries {
+                let r = ring.entry(e.server_id.clone()).or_default();
+                if r.len() >= RING {
+                    r.pop_front();
+                }
+                r.push_back(e.clone());
+                by_server.entry(e.server_id.clone()).or_default().push(e);
             }
         }
-        let rows: Vec<NewLogRow> = batch
-            .iter()
-            .map(|l| NewLogRow {
-                server_id: l.server_id.clone(),
-                level: l.level.to_string(),
-                message: l.message.clone(),
-                source: Some(l.source.as_str().to_string()),
-                timestamp: l.timestamp.naive_utc(),
-                truncated: l.truncated,
-            })
-            .collect();
-        let result = store
-            .write(move |c| {
-                use crate::db::schema::server_logs::dsl::*;
-                use diesel::prelude::*;
-                // Rows of a server deleted meanwhile fail the foreign key; insert one by one
-                // only then, so one gone server does not lose everyone's batch.
-                match diesel::insert_into(server_logs).values(&rows).execute(c) {
-                    Ok(n) => Ok(n),
-                    Err(_) => {
-                        let mut n = 0;
-                        for r in &rows {
-                            n += diesel::insert_into(server_logs)
-                                .values(r)
-                                .execute(c)
-                                .unwrap_or(0);
-                        }
-                        Ok(n)
-                    }
-                }
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, lines = batch.len(), "writing log lines failed");
-        }
-        for line in batch.drain(..) {
-            let server = line.server_id.clone();
+        for (server, lines) in by_server {
             bus.do_send(Publish {
                 kind: "logs:new",
-                data: serde_json::to_value(&line).unwrap_or_default(),
+                data: serde_json::json!({ "server_id": server, "lines": lines }),
                 log_of: Some(server),
             });
         }
     }
+}
+
+/// Writes one batch in one transaction and returns the stored entries with their ids.
+async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
+    let rows: Vec<NewLogRow> = batch
+        .iter()
+        .map(|l| NewLogRow {
+            server_id: l.server_id.clone(),
+            level: l.level.to_string(),
+            message: l.message.clone(),
+            source: Some(l.source.as_str().to_string()),
+            timestamp: l.timestamp.naive_utc(),
+            truncated: l.truncated,
+            original_level: l.original_level.clone(),
+        })
+        .collect();
+    let result = store
+        .write(move |c| {
+            use crate::db::schema::server_logs::dsl::*;
+            use diesel::prelude::*;
+            let mut ids: Vec<Option<i32>> = Vec::with_capacity(rows.len());
+            // Rows of a server deleted meanwhile fail the foreign key; only then insert one
+            // by one, so one gone server does not lose everyone's batch.
+            let all: QueryResult<Vec<i32>> = c.transaction(|c| {
+                diesel::insert_into(server_logs)
+                    .values(&rows)
+                    .returning(id)
+                    .get_results(c)
+            });
+            match all {
+                Ok(v) => ids.extend(v.into_iter().map(Some)),
+                Err(_) => {
+                    for r in &rows {
+                        ids.push(
+                            diesel::insert_into(server_logs)
+                                .values(r)
+                                .returning(id)
+                                .get_result(c)
+                                .ok(),
+                        );
+                    }
+                }
+            }
+            Ok(ids)
+        })
+        .await;
+    let ids = match result {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, lines = batch.len(), "writing log lines failed");
+            return vec![];
+        }
+    };
+    batch
+        .into_iter()
+        .zip(ids)
+        .filter_map(|(l, id)| {
+            Some(LogEntry {
+                id: i64::from(id?),
+                server_id: l.server_id,
+                level: l.level.to_string(),
+                original_level: l.original_level,
+                message: l.message,
+                source: Some(l.source.as_str().to_string()),
+                timestamp: l.timestamp,
+                truncated: l.truncated,
+            })
+        })
+        .collect()
 }
 
 /// Text safe to store and show: invalid UTF-8 replaced, ANSI escapes and control
