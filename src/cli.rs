@@ -1,6 +1,7 @@
-//! The client side of `mcp-manager server …`: the clap definitions of the `server`
-//! subcommands, the HTTP calls to the daemon's REST API (`/api/servers…`), and the
-//! human-readable output (table, key/value details, one-line confirmations) or `--json`.
+//! The client side of `mcp-manager server …` and `mcp-manager health NAME`: the clap
+//! definitions, the HTTP calls to the daemon's REST API (`/api/servers…`), and the
+//! human-readable output (table, key/value details, one-line confirmations, the health report
+//! with its sparkline) or `--json`.
 //!
 //! This module depends on nothing else in the crate: it only speaks the API's JSON, so the
 //! daemon's types can change without touching it as long as the wire format stays.
@@ -22,10 +23,19 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The COMMAND column of `list` is cut to this many characters.
 const COMMAND_WIDTH: usize = 50;
+/// Checks asked for per page of health history (the API's maximum).
+const HISTORY_PAGE: usize = 5000;
+/// Pages of health history read at most: far more than an hour holds at the fastest interval.
+const HISTORY_PAGES: usize = 100;
+/// The sparkline of `health` shows at most this many checks, the newest.
+const SPARK_CELLS: usize = 60;
+/// The sparkline's levels, lowest first.
+const SPARK_LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// Manage servers through a running daemon.
+/// How to reach the daemon and how to print its answers: the options every subcommand that
+/// talks to the API shares.
 #[derive(Args, Debug)]
-pub struct ServerArgs {
+pub struct ApiArgs {
     /// Daemon URL
     #[arg(
         long,
@@ -37,11 +47,34 @@ pub struct ServerArgs {
     /// API token (needed when the daemon has one)
     #[arg(long, env = "MCP_MANAGER_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
-    /// Print the API's JSON instead of a table
+    /// Print the API's JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// Manage servers through a running daemon.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
     #[command(subcommand)]
     pub command: ServerCommand,
+}
+
+/// Show a server's health: its state, uptime over 24h/7d/30d, the last hour's checks.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+The last hour is drawn with one cell per check, newest on the right (at most 60): the height is
+the response time relative to the slowest check shown, a failed check is an `x`.
+
+Examples:
+  mcp-manager health time
+  mcp-manager health time --json")]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Server name or id
+    pub name: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -521,8 +554,21 @@ impl Failure {
 /// Runs one `server` subcommand. Returns the process exit code: 0 ok, 1 API/user error,
 /// 2 daemon unreachable. Errors are printed to stderr as `error: …`.
 pub async fn run(args: ServerArgs) -> i32 {
-    match execute(&args).await {
-        Ok(()) => 0,
+    finish(execute(&args).await)
+}
+
+/// Runs `health NAME`, with the same exit codes as [`run`].
+pub async fn run_health(args: HealthArgs) -> i32 {
+    finish(health(&args).await)
+}
+
+/// Prints a command's output, or its failure as `error: …`; returns the exit code.
+fn finish(result: Result<String, Failure>) -> i32 {
+    match result {
+        Ok(output) => {
+            emit(&output);
+            0
+        }
         Err(failure) => {
             eprintln!("error: {}", failure.message());
             failure.exit_code()
@@ -530,24 +576,47 @@ pub async fn run(args: ServerArgs) -> i32 {
     }
 }
 
-async fn execute(args: &ServerArgs) -> Result<(), Failure> {
-    let token = args
-        .token
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let client = Client::new(&args.url, token)?;
-    let color =
-        !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let now = Utc::now();
+/// What every command needs: the client, and how to print.
+struct Session {
+    client: Client,
+    json: bool,
+    /// Colours: only on a terminal, without `NO_COLOR`, and never in JSON.
+    color: bool,
+    now: DateTime<Utc>,
+}
 
+impl Session {
+    fn new(api: &ApiArgs) -> Result<Session, Failure> {
+        let token = api
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        Ok(Session {
+            client: Client::new(&api.url, token)?,
+            json: api.json,
+            color: !api.json
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none(),
+            now: Utc::now(),
+        })
+    }
+}
+
+async fn execute(args: &ServerArgs) -> Result<String, Failure> {
+    let Session {
+        client,
+        json,
+        color,
+        now,
+    } = Session::new(&args.api)?;
     let output = match &args.command {
         ServerCommand::Add(add) => {
             let body = add_body(add)?;
             let server = client
                 .call(Method::POST, &["api", "servers"], Some(&body))
                 .await?;
-            if args.json {
+            if json {
                 pretty(&server)?
             } else {
                 let mut line = format!(
@@ -564,7 +633,7 @@ async fn execute(args: &ServerArgs) -> Result<(), Failure> {
         }
         ServerCommand::List => {
             let servers = client.call(Method::GET, &["api", "servers"], None).await?;
-            if args.json {
+            if json {
                 pretty(&servers)?
             } else {
                 let list = servers.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -580,18 +649,16 @@ async fn execute(args: &ServerArgs) -> Result<(), Failure> {
             let server = client
                 .call(Method::GET, &["api", "servers", checked_ref(name)?], None)
                 .await?;
-            if args.json {
+            if json {
                 pretty(&server)?
             } else {
                 render_show(&server, now, color)
             }
         }
-        ServerCommand::Start { name } => {
-            action(&client, args.json, name, "start", "started").await?
-        }
-        ServerCommand::Stop { name } => action(&client, args.json, name, "stop", "stopped").await?,
+        ServerCommand::Start { name } => action(&client, json, name, "start", "started").await?,
+        ServerCommand::Stop { name } => action(&client, json, name, "stop", "stopped").await?,
         ServerCommand::Restart { name } => {
-            action(&client, args.json, name, "restart", "restarted").await?
+            action(&client, json, name, "restart", "restarted").await?
         }
         ServerCommand::Rm { name } => {
             let server = client
@@ -601,15 +668,14 @@ async fn execute(args: &ServerArgs) -> Result<(), Failure> {
                     None,
                 )
                 .await?;
-            if args.json {
+            if json {
                 pretty(&server)?
             } else {
                 format!("removed {}\n", printable(str_field(&server, "name"), false))
             }
         }
     };
-    emit(&output);
-    Ok(())
+    Ok(output)
 }
 
 /// `POST /api/servers/{ref}/{verb}` and its one-line report.
@@ -635,6 +701,74 @@ async fn action(
         printable(str_field(&server, "name"), false),
         str_field(&server, "status")
     ))
+}
+
+/// `health NAME`: the current state, the summaries and the last hour's checks, as text or
+/// as one JSON object `{health, summary, history}`.
+async fn health(args: &HealthArgs) -> Result<String, Failure> {
+    let session = Session::new(&args.api)?;
+    let client = &session.client;
+    let current = client
+        .call(
+            Method::GET,
+            &["api", "servers", checked_ref(&args.name)?, "health"],
+            None,
+        )
+        .await?;
+    // The rest by id, so a rename in between cannot mix two servers.
+    let server = current
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| checked_ref(id).is_ok())
+        .unwrap_or(&args.name);
+    let summary_path = ["api", "servers", server, "health", "summary"];
+    let (summary, history) = tokio::try_join!(
+        client.call(Method::GET, &summary_path, None),
+        last_hour(client, server),
+    )?;
+    if session.json {
+        let mut all = Map::new();
+        all.insert("health".into(), current);
+        all.insert("summary".into(), summary);
+        all.insert("history".into(), Value::Array(history));
+        return pretty(&Value::Object(all));
+    }
+    Ok(render_health(
+        &current,
+        &summary,
+        &history,
+        session.now,
+        session.color,
+    ))
+}
+
+/// Every check of the last hour, oldest first, read page by page.
+async fn last_hour(client: &Client, server: &str) -> Result<Vec<Value>, Failure> {
+    let segments = ["api", "servers", server, "health", "history"];
+    let mut checks = Vec::new();
+    let mut cursor: Option<i64> = None;
+    for _ in 0..HISTORY_PAGES {
+        let mut query = vec![
+            ("range", "1h".to_string()),
+            ("limit", HISTORY_PAGE.to_string()),
+        ];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_string()));
+        }
+        let (data, next) = client.page(&segments, &query).await?;
+        let Value::Array(page) = data else {
+            return Err(Failure::Api(
+                "unexpected answer from the daemon: the health history is not a list".into(),
+            ));
+        };
+        checks.extend(page);
+        match next {
+            // A cursor that does not move on would loop forever.
+            Some(next) if cursor.is_none_or(|c| next > c) => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(checks)
 }
 
 /// A server reference as a path segment: `.` and `..` would vanish from the URL.
@@ -814,6 +948,30 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Value, Failure> {
         let url = self.endpoint(segments)?;
+        self.send(method, url, body).await.map(|(data, _)| data)
+    }
+
+    /// `GET` of one page of a list: its `data` and the answer's `next_cursor`.
+    async fn page(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<(Value, Option<i64>), Failure> {
+        let mut url = self.endpoint(segments)?;
+        url.query_pairs_mut().extend_pairs(query);
+        let (data, mut rest) = self.send(Method::GET, url, None).await?;
+        let cursor = rest.remove("next_cursor").and_then(|c| c.as_i64());
+        Ok((data, cursor))
+    }
+
+    /// Sends one request: the `data` of a successful answer and the rest of its fields, or
+    /// the failure (the one place where answers and errors are interpreted).
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(Value, Map<String, Value>), Failure> {
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -831,9 +989,12 @@ impl Client {
                 ))
             })?;
             match parsed {
-                Value::Object(mut map) => map.remove("data").ok_or_else(|| {
-                    Failure::Api(format!("unexpected answer from {url}: no `data` field"))
-                }),
+                Value::Object(mut map) => match map.remove("data") {
+                    Some(data) => Ok((data, map)),
+                    None => Err(Failure::Api(format!(
+                        "unexpected answer from {url}: no `data` field"
+                    ))),
+                },
                 _ => Err(Failure::Api(format!(
                     "unexpected answer from {url}: not a JSON object"
                 ))),
@@ -1035,10 +1196,11 @@ fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
+/// The colour of a server status or a health state.
 fn status_color(status: &str) -> Option<&'static str> {
     match status {
-        "running" => Some("\x1b[32m"),
-        "failed" => Some("\x1b[31m"),
+        "running" | "healthy" => Some("\x1b[32m"),
+        "failed" | "unhealthy" => Some("\x1b[31m"),
         "backoff" | "starting" | "stopping" => Some("\x1b[33m"),
         _ => None,
     }
@@ -1327,6 +1489,210 @@ fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
     out
 }
 
+/// `30s`, `0.2s`, `1m30s`: a health interval.
+fn format_interval(secs: f64) -> String {
+    if secs >= 1.0 && secs.fract() == 0.0 {
+        format_duration(secs as i64)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// The first line of `health`: state, status, and how (or why not) it is checked.
+fn health_headline(health: &Value, now: DateTime<Utc>, color: bool) -> String {
+    let state = str_field(health, "health");
+    let status = str_field(health, "status");
+    let mut line = format!(
+        "{}: {} ({})",
+        printable(str_field(health, "name"), false),
+        paint(&printable(state, false), state, color),
+        paint(&printable(status, false), status, color),
+    );
+    let monitored = health.get("monitored").and_then(Value::as_bool) == Some(true);
+    if monitored {
+        if let Some(secs) = health
+            .pointer("/settings/interval_secs")
+            .and_then(Value::as_f64)
+        {
+            line.push_str(&format!(", checked every {}", format_interval(secs)));
+        }
+    } else if status == "running" {
+        line.push_str(", not monitored");
+    } else {
+        line.push_str(&format!(
+            ", not monitored: the server is {}",
+            printable(status, false)
+        ));
+    }
+    match time_field(health, "last_health_check") {
+        Some(at) => line.push_str(&format!(
+            ", last check {} ago",
+            format_duration((now - at).num_seconds())
+        )),
+        None if monitored => line.push_str(", no check yet"),
+        None => {}
+    }
+    line.push('\n');
+    line
+}
+
+/// The cells of one summary line: uptime, checks, response times.
+fn summary_cells(summary: &Value) -> Vec<String> {
+    let count = |key: &str| summary.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let total = count("total_checks");
+    if total == 0 {
+        return vec!["no checks".to_string()];
+    }
+    let uptime = match summary.get("uptime_percent").and_then(Value::as_f64) {
+        // Rounded down: 99.999% of healthy checks is not 100%.
+        Some(percent) => format!("uptime {:.2}%", (percent * 100.0).floor() / 100.0),
+        None => "uptime -".to_string(),
+    };
+    let mut cells = vec![
+        uptime,
+        format!(
+            "{total} check{} ({} unhealthy)",
+            if total == 1 { "" } else { "s" },
+            count("unhealthy_checks")
+        ),
+    ];
+    if let Some(avg) = summary.get("avg_response_time_ms").and_then(Value::as_f64) {
+        cells.push(format!("avg {avg:.1} ms"));
+    }
+    if let Some(p95) = summary.get("p95_response_time_ms").and_then(Value::as_i64) {
+        cells.push(format!("p95 {p95} ms"));
+    }
+    cells
+}
+
+/// One cell per check (the newest [`SPARK_CELLS`], newest right): the response time relative
+/// to the slowest one shown, or a failed check as `x` (a red `✗` in colour).
+fn sparkline(checks: &[Value], color: bool) -> String {
+    let shown = &checks[checks.len().saturating_sub(SPARK_CELLS)..];
+    let healthy = |check: &Value| check.get("status").and_then(Value::as_str) == Some("healthy");
+    let time = |check: &Value| check.get("response_time_ms").and_then(Value::as_f64);
+    let max = shown
+        .iter()
+        .filter(|c| healthy(c))
+        .filter_map(time)
+        .fold(0.0, f64::max);
+    shown
+        .iter()
+        .map(|check| {
+            if !healthy(check) {
+                return if color {
+                    paint("✗", "unhealthy", true)
+                } else {
+                    "x".to_string()
+                };
+            }
+            let top = SPARK_LEVELS.len() - 1;
+            let level = match time(check) {
+                Some(t) if max > 0.0 => ((t.max(0.0) / max) * top as f64).round() as usize,
+                _ => 0,
+            };
+            SPARK_LEVELS[level.min(top)].to_string()
+        })
+        .collect()
+}
+
+/// The text of `health NAME`.
+fn render_health(
+    health: &Value,
+    summary: &Value,
+    history: &[Value],
+    now: DateTime<Utc>,
+    color: bool,
+) -> String {
+    const WINDOWS: [&str; 3] = ["24h", "7d", "30d"];
+    let mut out = health_headline(health, now, color);
+    let windows: Vec<&Value> = WINDOWS
+        .iter()
+        .filter_map(|w| summary.get(*w).filter(|s| s.is_object()))
+        .collect();
+    let ever_checked = !history.is_empty()
+        || windows
+            .iter()
+            .any(|s| s.get("total_checks").and_then(Value::as_u64).unwrap_or(0) > 0);
+    if !ever_checked {
+        let monitored = health.get("monitored").and_then(Value::as_bool) == Some(true);
+        out.push_str(&match str_field(health, "status") {
+            _ if monitored => "  no checks yet: the first one comes within an interval\n".into(),
+            "stopped" | "failed" => format!(
+                "  no checks yet: servers are checked only while running \
+                 (start it with: mcp-manager server start {})\n",
+                shell_quote(str_field(health, "name"))
+            ),
+            _ => "  no checks yet: servers are checked only while running\n".to_string(),
+        });
+        return out;
+    }
+
+    // The summaries, columns aligned across the windows.
+    let rows: Vec<(&str, Vec<String>)> = WINDOWS
+        .iter()
+        .filter_map(|w| {
+            let s = summary.get(*w).filter(|s| s.is_object())?;
+            Some((*w, summary_cells(s)))
+        })
+        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for (_, cells) in &rows {
+        for (i, cell) in cells.iter().enumerate() {
+            let len = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(len),
+                None => widths.push(len),
+            }
+        }
+    }
+    let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    for (label, cells) in &rows {
+        let mut line = format!("  {label:<label_width$}");
+        for (cell, width) in cells.iter().zip(&widths) {
+            line.push_str(&format!("  {cell:<width$}"));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+
+    if history.is_empty() {
+        out.push_str("  last hour  no checks\n");
+    } else {
+        out.push_str(&format!("  last hour  {}\n", sparkline(history, color)));
+    }
+    if let Some(streak) = ["30d", "7d", "24h"].iter().find_map(|w| {
+        summary
+            .get(*w)?
+            .get("current_streak")
+            .filter(|s| s.is_object())
+    }) {
+        let status = str_field(streak, "status");
+        let checks = streak.get("checks").and_then(Value::as_u64).unwrap_or(0);
+        out.push_str(&format!(
+            "  streak: {checks} {} check{}\n",
+            paint(&printable(status, false), status, color),
+            if checks == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(failed) = history
+        .iter()
+        .rev()
+        .find(|c| c.get("status").and_then(Value::as_str) != Some("healthy"))
+    {
+        let error = failed
+            .get("error")
+            .and_then(Value::as_str)
+            .filter(|e| !e.trim().is_empty())
+            .map_or_else(|| "the check failed".to_string(), |e| printable(e, false));
+        let ago = time_field(failed, "timestamp")
+            .map(|at| format!(" ({} ago)", format_duration((now - at).num_seconds())))
+            .unwrap_or_default();
+        out.push_str(&format!("  last error: {error}{ago}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1343,6 +1709,7 @@ mod tests {
     #[derive(Subcommand, Debug)]
     enum TestCommand {
         Server(ServerArgs),
+        Health(HealthArgs),
     }
 
     fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
@@ -1351,6 +1718,17 @@ mod tests {
             .chain(args.iter().copied());
         TestCli::try_parse_from(argv).map(|cli| match cli.command {
             TestCommand::Server(server) => server,
+            other => panic!("expected server, got {other:?}"),
+        })
+    }
+
+    fn parse_health(args: &[&str]) -> Result<HealthArgs, clap::Error> {
+        let argv = ["mcp-manager", "health"]
+            .into_iter()
+            .chain(args.iter().copied());
+        TestCli::try_parse_from(argv).map(|cli| match cli.command {
+            TestCommand::Health(health) => health,
+            other => panic!("expected health, got {other:?}"),
         })
     }
 
@@ -1453,8 +1831,8 @@ mod tests {
             .split_whitespace()
             .collect();
         let args = parse(&argv).expect("parses");
-        assert!(args.json);
-        assert_eq!(args.url, "http://10.0.0.1:9000");
+        assert!(args.api.json);
+        assert_eq!(args.api.url, "http://10.0.0.1:9000");
         let ServerCommand::Add(add) = &args.command else {
             panic!("expected add")
         };
@@ -1486,7 +1864,7 @@ mod tests {
             ServerCommand::List
         ));
         let args = parse(&["--token", "t", "remove", "time"]).expect("remove");
-        assert_eq!(args.token.as_deref(), Some("t"));
+        assert_eq!(args.api.token.as_deref(), Some("t"));
         assert!(matches!(args.command, ServerCommand::Rm { ref name } if name == "time"));
     }
 
@@ -1885,6 +2263,210 @@ mod tests {
         );
     }
 
+    #[test]
+    fn health_arguments() {
+        let args =
+            parse_health(&["--json", "time", "--url", "http://10.0.0.1:9000"]).expect("parses");
+        assert_eq!(args.name, "time");
+        assert!(args.api.json);
+        assert_eq!(args.api.url, "http://10.0.0.1:9000");
+        assert_eq!(
+            parse_health(&[]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    fn check(status: &str, ms: Option<i64>) -> Value {
+        json!({"id": 1, "status": status, "response_time_ms": ms, "error": null,
+               "timestamp": Utc::now().to_rfc3339()})
+    }
+
+    fn healthy(times: impl IntoIterator<Item = i64>) -> Vec<Value> {
+        times
+            .into_iter()
+            .map(|t| check("healthy", Some(t)))
+            .collect()
+    }
+
+    #[test]
+    fn sparkline_scales_to_the_slowest_check_shown() {
+        assert_eq!(sparkline(&healthy([1, 2, 4, 8]), false), "▂▃▅█");
+        assert_eq!(sparkline(&healthy([0, 6, 14]), false), "▁▄█");
+        // All equally fast: all at the top; all at 0 ms, or untimed: at the bottom.
+        assert_eq!(sparkline(&healthy([3, 3]), false), "██");
+        assert_eq!(sparkline(&healthy([0, 0]), false), "▁▁");
+        assert_eq!(
+            sparkline(&[check("healthy", None), check("healthy", Some(5))], false),
+            "▁█"
+        );
+        assert_eq!(sparkline(&[], false), "");
+    }
+
+    #[test]
+    fn sparkline_marks_failed_checks() {
+        let checks = [
+            check("healthy", Some(8)),
+            // A failure's time (a timeout, say) does not squash the others.
+            check("unhealthy", Some(5000)),
+            check("unhealthy", None),
+            check("healthy", Some(4)),
+        ];
+        assert_eq!(sparkline(&checks, false), "█xx▅");
+        assert_eq!(
+            sparkline(&checks, true),
+            "█\x1b[31m✗\x1b[0m\x1b[31m✗\x1b[0m▅"
+        );
+        assert_eq!(sparkline(&[check("unhealthy", None)], false), "x");
+    }
+
+    #[test]
+    fn sparkline_shows_the_newest_checks() {
+        // 100 checks, 0..=99 ms: the newest 60 are 40..=99 ms, scaled to 99.
+        let line = sparkline(&healthy(0..100), false);
+        assert_eq!(line.chars().count(), SPARK_CELLS);
+        assert!(line.starts_with('▄'), "40/99 of the way up: {line}");
+        assert!(line.ends_with('█'), "{line}");
+        // An old slow check out of view does not flatten the rest.
+        let mut checks = healthy([1000]);
+        checks.extend(healthy(std::iter::repeat_n(2, SPARK_CELLS)));
+        assert_eq!(sparkline(&checks, false), "█".repeat(SPARK_CELLS));
+        // A failure out of view is not shown.
+        let mut checks = vec![check("unhealthy", None)];
+        checks.extend(healthy(std::iter::repeat_n(1, SPARK_CELLS)));
+        assert!(!sparkline(&checks, false).contains('x'));
+    }
+
+    fn fake_health(now: DateTime<Utc>, status: &str, health: &str, monitored: bool) -> Value {
+        json!({
+            "id": "a1", "name": "time", "status": status, "health": health,
+            "monitored": monitored, "consecutive_failures": 0, "consecutive_successes": 120,
+            "last_health_check": monitored.then(|| (now - chrono::Duration::seconds(4)).to_rfc3339()),
+            "settings": {"interval_secs": 30.0, "timeout_secs": 5.0, "failure_threshold": 3,
+                         "start_period_secs": 0.0, "restart_after_failures": null},
+        })
+    }
+
+    #[test]
+    fn health_headline_lines() {
+        let now = Utc::now();
+        let h = fake_health(now, "running", "healthy", true);
+        assert_eq!(
+            health_headline(&h, now, false),
+            "time: healthy (running), checked every 30s, last check 4s ago\n"
+        );
+        assert_eq!(
+            health_headline(&h, now, true),
+            "time: \x1b[32mhealthy\x1b[0m (\x1b[32mrunning\x1b[0m), checked every 30s, \
+             last check 4s ago\n"
+        );
+        let mut h = fake_health(now, "running", "unknown", true);
+        h["last_health_check"] = Value::Null;
+        h["settings"]["interval_secs"] = json!(0.2);
+        assert_eq!(
+            health_headline(&h, now, false),
+            "time: unknown (running), checked every 0.2s, no check yet\n"
+        );
+        let h = fake_health(now, "stopped", "unknown", false);
+        assert_eq!(
+            health_headline(&h, now, false),
+            "time: unknown (stopped), not monitored: the server is stopped\n"
+        );
+        assert_eq!(format_interval(30.0), "30s");
+        assert_eq!(format_interval(90.0), "1m30s");
+        assert_eq!(format_interval(0.2), "0.2s");
+        assert_eq!(format_interval(1.5), "1.5s");
+    }
+
+    #[test]
+    fn summary_line_cells() {
+        let s = json!({"uptime_percent": 99.8610628690518, "total_checks": 2879,
+            "healthy_checks": 2875, "unhealthy_checks": 4, "avg_response_time_ms": 3.149,
+            "p95_response_time_ms": 7, "last_check": null, "current_streak": null});
+        assert_eq!(
+            summary_cells(&s),
+            [
+                "uptime 99.86%",
+                "2879 checks (4 unhealthy)",
+                "avg 3.1 ms",
+                "p95 7 ms"
+            ]
+        );
+        // Never rounded up to a perfect score.
+        let s = json!({"uptime_percent": 99.999, "total_checks": 1, "unhealthy_checks": 0,
+            "avg_response_time_ms": null, "p95_response_time_ms": null});
+        assert_eq!(
+            summary_cells(&s),
+            ["uptime 99.99%", "1 check (0 unhealthy)"]
+        );
+        assert_eq!(summary_cells(&json!({"total_checks": 0})), ["no checks"]);
+    }
+
+    #[test]
+    fn health_report_layout() {
+        let now = Utc::now();
+        let ago = |secs: i64| (now - chrono::Duration::seconds(secs)).to_rfc3339();
+        let window = |uptime: f64, total: u64, unhealthy: u64| {
+            json!({"uptime_percent": uptime, "total_checks": total,
+                "healthy_checks": total - unhealthy, "unhealthy_checks": unhealthy,
+                "avg_response_time_ms": 3.1, "p95_response_time_ms": 7,
+                "last_check": null, "current_streak": {"status": "healthy", "checks": 120}})
+        };
+        let summary = json!({"24h": window(99.86, 2879, 4), "7d": window(99.9, 20150, 20),
+            "30d": window(100.0, 86400, 0)});
+        let mut history = healthy([1, 2, 3]);
+        history.insert(
+            1,
+            json!({"id": 2, "status": "unhealthy", "response_time_ms": null,
+                   "error": "MCP ping: no answer within 5s\x1b[2J", "timestamp": ago(720)}),
+        );
+        let health = fake_health(now, "running", "healthy", true);
+        let text = render_health(&health, &summary, &history, now, false);
+        assert_eq!(
+            text,
+            "time: healthy (running), checked every 30s, last check 4s ago\n\
+             \x20 24h  uptime 99.86%   2879 checks (4 unhealthy)    avg 3.1 ms  p95 7 ms\n\
+             \x20 7d   uptime 99.90%   20150 checks (20 unhealthy)  avg 3.1 ms  p95 7 ms\n\
+             \x20 30d  uptime 100.00%  86400 checks (0 unhealthy)   avg 3.1 ms  p95 7 ms\n\
+             \x20 last hour  ▃x▆█\n\
+             \x20 streak: 120 healthy checks\n\
+             \x20 last error: MCP ping: no answer within 5s\\u{1b}[2J (12m00s ago)\n"
+        );
+        // No failure in the last hour: no error line.
+        let text = render_health(&health, &summary, &healthy([1]), now, false);
+        assert!(!text.contains("last error"), "{text}");
+        // Checked before, but not in the last hour.
+        let text = render_health(&health, &summary, &[], now, false);
+        assert!(text.contains("  last hour  no checks\n"), "{text}");
+    }
+
+    #[test]
+    fn health_without_checks_says_why() {
+        let now = Utc::now();
+        let empty = json!({"total_checks": 0, "uptime_percent": null, "last_check": null,
+            "current_streak": null});
+        let summary = json!({"24h": empty, "7d": empty, "30d": empty});
+        let stopped = fake_health(now, "stopped", "unknown", false);
+        assert_eq!(
+            render_health(&stopped, &summary, &[], now, false),
+            "time: unknown (stopped), not monitored: the server is stopped\n\
+             \x20 no checks yet: servers are checked only while running \
+             (start it with: mcp-manager server start time)\n"
+        );
+        let starting = fake_health(now, "starting", "unknown", false);
+        let text = render_health(&starting, &summary, &[], now, false);
+        assert!(
+            text.ends_with("  no checks yet: servers are checked only while running\n"),
+            "{text}"
+        );
+        let mut waiting = fake_health(now, "running", "unknown", true);
+        waiting["last_health_check"] = Value::Null;
+        let text = render_health(&waiting, &summary, &[], now, false);
+        assert!(
+            text.contains("no checks yet: the first one comes"),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn unreachable_daemon_exits_2() {
         // A port that was just free: connecting to it is refused.
@@ -1897,5 +2479,9 @@ mod tests {
         assert_eq!(run(args).await, 2);
         let args = parse(&["--url", "https://127.0.0.1:1", "ls"]).expect("parses");
         assert_eq!(run(args).await, 1);
+        let args = parse_health(&["--url", &url, "time"]).expect("parses");
+        assert_eq!(run_health(args).await, 2);
+        let args = parse_health(&["--url", &url, ".."]).expect("parses");
+        assert_eq!(run_health(args).await, 1);
     }
 }

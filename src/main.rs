@@ -16,6 +16,8 @@ enum Cmd {
     Serve(config::ServeArgs),
     /// Manage servers through a running daemon.
     Server(cli::ServerArgs),
+    /// Show a server's health: state, uptime, the last hour's checks.
+    Health(cli::HealthArgs),
 }
 
 fn main() {
@@ -37,20 +39,24 @@ fn main() {
                 },
             }
         }
-        Cmd::Server(server) => {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(cli::run(server)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    1
-                }
-            }
-        }
+        Cmd::Server(server) => client(cli::run(server)),
+        Cmd::Health(health) => client(cli::run_health(health)),
     };
     std::process::exit(code);
+}
+
+/// Runs a client command (it talks to the daemon over HTTP) and returns its exit code.
+fn client(command: impl std::future::Future<Output = i32>) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(command),
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
 }
 
 fn init_tracing(filter: &str) {

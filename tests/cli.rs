@@ -3,12 +3,18 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
 
+/// `mcp-manager server ARGS...` against the daemon.
 fn mm(d: &Daemon, args: &[&str]) -> (i32, String, String) {
+    cli(d, &[&["server"], args].concat())
+}
+
+/// `mcp-manager ARGS...` against the daemon: exit code, stdout, stderr.
+fn cli(d: &Daemon, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
-        .arg("server")
         .args(args)
         .env("MCP_MANAGER_URL", &d.url)
         .env("SECRET_FOR_CLI", "from-the-environment")
@@ -88,6 +94,63 @@ async fn add_list_show_stop_rm_through_the_cli() {
     let (code, _, err) = mm(&d, &["show", "clitest"]);
     assert_eq!(code, 1);
     assert!(err.contains("no server"), "{err}");
+}
+
+#[tokio::test]
+async fn health_through_the_cli() {
+    let d = Daemon::start();
+    let mut server = py_server("hc", &[]);
+    server["health"] = json!({"interval_secs": 0.2});
+    server["start"] = json!(true);
+    d.create(server).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, v) = d.get("/api/servers/hc/health").await;
+        assert_eq!(status, 200, "{v}");
+        if v["data"]["health"] == "healthy" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hc never became healthy: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A few more checks, about one per 0.2 s.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (code, out, err) = cli(&d, &["health", "hc"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("hc: healthy (running), checked every 0.2s, last check "),
+        "{out}"
+    );
+    assert!(out.contains("\n  24h  uptime "), "{out}");
+    let spark = out
+        .lines()
+        .find_map(|l| l.strip_prefix("  last hour  "))
+        .unwrap_or_else(|| panic!("no sparkline in:\n{out}"));
+    assert!(
+        spark.chars().count() >= 3 && spark.chars().all(|c| "▁▂▃▄▅▆▇█x".contains(c)),
+        "{spark:?} in:\n{out}"
+    );
+    assert!(!out.contains('\x1b'), "NO_COLOR is set: {out}");
+
+    let (code, out, err) = cli(&d, &["health", "hc", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["health"]["health"], "healthy", "{v}");
+    assert!(
+        v["summary"]["24h"]["total_checks"].as_u64() >= Some(3),
+        "{v}"
+    );
+    assert!(v["history"].as_array().is_some_and(|h| h.len() >= 3), "{v}");
+
+    let (code, out, err) = cli(&d, &["health", "nope"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no server"), "{err}");
+    assert!(out.is_empty(), "{out}");
 }
 
 #[test]
