@@ -785,6 +785,11 @@ def main() -> int:
     log(f"temp dir {tmp}")
     code = 0
     try:
+        # Every daemon of the run starts from this copy: a rebuild of target/release during the
+        # run (the history part restarts the daemon three times) cannot mix two binaries.
+        copy = tmp / "mcp-manager"
+        shutil.copy2(binary, copy)
+        binary = copy
         if "history" in args.parts:
             result["history"] = history_part(args, binary, tmp)
         if "probes" in args.parts:

@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Each server keeps at most this many MiB of log text; older lines are pruned (hourly).
     #[arg(long, env = "MCP_MANAGER_LOG_MAX_MB", default_value_t = 50.0)]
     pub log_max_mb: f64,
+    /// Seconds between retention runs (health checks and logs).
+    #[arg(long, env = "MCP_MANAGER_PRUNE_INTERVAL", default_value_t = 3600.0)]
+    pub prune_interval_secs: f64,
     /// Log filter, e.g. `info` or `mcp_manager=debug`.
     #[arg(long, env = "MCP_MANAGER_LOG", default_value = "info,rmcp=warn")]
     pub log: String,
@@ -51,6 +54,7 @@ pub struct Config {
     pub health_retention: chrono::Duration,
     pub log_retention: chrono::Duration,
     pub log_max_bytes: i64,
+    pub prune_interval: std::time::Duration,
     pub health_defaults: crate::health::HealthDefaults,
 }
 
@@ -100,7 +104,11 @@ impl Config {
         if !(a.log_max_mb.is_finite() && a.log_max_mb > 0.0) {
             return Err("--log-max-mb must be above 0".into());
         }
+        if !(a.prune_interval_secs.is_finite() && a.prune_interval_secs >= 0.1) {
+            return Err("--prune-interval-secs must be at least 0.1".into());
+        }
         Ok(Config {
+            prune_interval: std::time::Duration::from_secs_f64(a.prune_interval_secs),
             log_retention: chrono::Duration::seconds((a.log_retention_days * 86_400.0) as i64),
             log_max_bytes: (a.log_max_mb * 1024.0 * 1024.0) as i64,
             health_retention: chrono::Duration::seconds(

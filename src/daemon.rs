@@ -116,6 +116,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         config.health_retention,
         config.log_retention,
         config.log_max_bytes,
+        config.prune_interval,
     ));
 
     let state = web::Data::new(AppState {
@@ -207,7 +208,7 @@ async fn watch_engine(engine: Engine, instance: String, registry: actix::Addr<Re
     }
 }
 
-/// Retention, at start and then hourly: health checks and log lines past their age, and
+/// Retention, at start and then every `interval` (hourly by default): health checks and log lines past their age, and
 /// each server's log beyond its size. Freed pages are reused by SQLite, and the WAL is
 /// truncated after a prune, so the file stops growing at its steady size.
 async fn prune(
@@ -215,8 +216,9 @@ async fn prune(
     health_age: chrono::Duration,
     log_age: chrono::Duration,
     log_bytes: i64,
+    interval: Duration,
 ) {
-    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    let mut every = tokio::time::interval(interval);
     loop {
         every.tick().await;
         let now = chrono::Utc::now();

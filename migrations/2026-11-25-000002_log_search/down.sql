@@ -1,6 +1,4 @@
-DROP TRIGGER server_logs_au;
 DROP TRIGGER server_logs_ad;
-DROP TRIGGER server_logs_ai;
 DROP TABLE server_logs_fts;
 DROP INDEX idx_server_logs_server_id;
 ALTER TABLE server_logs DROP COLUMN original_level;

@@ -40,7 +40,7 @@
 //!      `npm notice`/`npm verb`…, `Traceback (most recent call last):` and
 //!      `thread '…' panicked at` (error, no original).
 //!
-//!    Alerts like `ALERT`, `FINE`, `INF`, `WRN` count only in uppercase, so prose such as
+//!    Some names (`ALERT`, `FINE`, `INF`, `WRN`, `DBG`) count only in uppercase, so prose such as
 //!    `Alert: new version` is not a label.
 //! 4. **Words**, case-insensitive, at word boundaries (`_` and non-ASCII are word
 //!    characters, so `terror`, `mirror`, `error_count` do not match): `error(s)`, `failed`,
@@ -234,7 +234,7 @@ fn starts_with_ci(s: &[u8], prefix: &str) -> bool {
 // ---------------------------------------------------------------------------------------
 // ANSI.
 
-/// Removes CSI sequences (`ESC [ params final`) and other `ESC x` pairs; borrows when the
+/// Removes CSI sequences (`ESC [ params final`) and other escapes (`ESC ( B`); borrows when the
 /// line has no escape.
 fn strip_ansi(s: &str) -> Cow<'_, str> {
     if !s.as_bytes().contains(&0x1b) {
@@ -251,7 +251,8 @@ fn strip_ansi(s: &str) -> Cow<'_, str> {
                 None => "",
             }
         } else {
-            // ESC plus one character (or a lone ESC at the end).
+            // ESC, intermediates (`(`, `#`…), one final character: `ESC ( B`, `ESC =`.
+            let after = after.trim_start_matches(|c: char| (' '..='/').contains(&c));
             let mut chars = after.chars();
             chars.next();
             chars.as_str()
@@ -537,11 +538,12 @@ fn prefix_level(line: &str) -> Option<Detected> {
             }
         } else if is_timestamp(token) {
             timed = true;
-        } else if is_separator(token) || (token.starts_with('(') && token.ends_with(')')) {
-        } else if timed && names < HEAD_NAMES {
+        } else if !is_separator(token) && !is_parenthesized(token) {
+            // Free-form: a logger name after a timestamp, else the message has begun.
+            if !timed || names == HEAD_NAMES {
+                break;
+            }
             names += 1;
-        } else {
-            break;
         }
         pos = next;
     }
@@ -551,9 +553,7 @@ fn prefix_level(line: &str) -> Option<Detected> {
 /// The next token from `pos`: a `[…]` group, or a run of non-whitespace; and where it ends.
 fn next_token(line: &str, pos: usize) -> Option<(&str, usize)> {
     let bytes = line.as_bytes();
-    let start = pos + bytes[pos..]
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())?;
+    let start = pos + bytes[pos..].iter().position(|b| !b.is_ascii_whitespace())?;
     if bytes[start] == b'['
         && let Some(close) = bytes[start..].iter().position(|&b| b == b']')
     {
@@ -598,6 +598,11 @@ fn is_timestamp(token: &str) -> bool {
     digits >= 2 && (separators > 0 || token.starts_with('+'))
 }
 
+/// `(node:1234)`, `(1234)`.
+fn is_parenthesized(token: &str) -> bool {
+    token.starts_with('(') && token.ends_with(')')
+}
+
 /// `-`, `|`, `---`, `::`.
 fn is_separator(token: &str) -> bool {
     token.len() <= 3 && token.bytes().all(|b| b.is_ascii_punctuation())
@@ -616,8 +621,7 @@ fn label(token: &str, timed: bool, clean: bool) -> Option<Detected> {
     }
     let word = strip_bracket_suffix(token);
     let level = header_name(word)?;
-    (is_upper(word) || (timed && clean && is_common_name(word)))
-        .then(|| Detected::new(level, word))
+    (is_upper(word) || (timed && clean && is_common_name(word))).then(|| Detected::new(level, word))
 }
 
 /// `[ERROR]`, `[ warn ]`, `[2026-01-01T00:00:00Z ERROR my_crate]`, `[I 240101 12:00:00 x]`.
@@ -822,15 +826,25 @@ fn negated(
     let rest = &bytes[j.min(bytes.len())..];
     let word_len = rest.iter().take_while(|&&b| is_word_byte(b)).count();
     let next_word = &rest[..word_len];
-    let decimal = rest.get(word_len) == Some(&b'.')
-        && rest.get(word_len + 1).is_some_and(u8::is_ascii_digit);
-    if (next_word == b"0" && !decimal) || ZEROES.iter().any(|z| next_word.eq_ignore_ascii_case(z.as_bytes())) {
+    let decimal =
+        rest.get(word_len) == Some(&b'.') && rest.get(word_len + 1).is_some_and(u8::is_ascii_digit);
+    if (next_word == b"0" && !decimal)
+        || ZEROES
+            .iter()
+            .any(|z| next_word.eq_ignore_ascii_case(z.as_bytes()))
+    {
         return true;
     }
     // Preceded by a negator: "0 errors", "no errors", "non-fatal", "no new errors".
-    let adjacent =
-        |from: usize, to: usize| from < to && bytes[from..to].iter().all(|&b| matches!(b, b' ' | b'\t' | b'-'));
-    let is_in = |list: &[&str], (s, e): (usize, usize)| list.iter().any(|w| w.eq_ignore_ascii_case(&line[s..e]));
+    let adjacent = |from: usize, to: usize| {
+        from < to
+            && bytes[from..to]
+                .iter()
+                .all(|&b| matches!(b, b' ' | b'\t' | b'-'))
+    };
+    let is_in = |list: &[&str], (s, e): (usize, usize)| {
+        list.iter().any(|w| w.eq_ignore_ascii_case(&line[s..e]))
+    };
     if let Some(p) = prev
         && adjacent(p.1, start)
     {
@@ -867,106 +881,350 @@ mod tests {
         ("Knowledge Graph MCP Server running on stdio", I, None),
         // Python logging: default, custom formats, uvicorn, FastMCP/rich, loguru, Flask.
         ("WARNING:root:disk almost full", W, Some("WARNING")),
-        ("ERROR:mcp.server.lowlevel.server:Error processing request", E, Some("ERROR")),
-        ("INFO:mcp.server.lowlevel.server:Processing request of type ListToolsRequest", I, Some("INFO")),
-        ("DEBUG:asyncio:Using selector: EpollSelector", D, Some("DEBUG")),
-        ("2026-01-01 00:00:00,123 - mcp.server - ERROR - failed to start", E, Some("ERROR")),
-        ("2026-01-01 00:00:00,123 - uvicorn.error - INFO - Application startup complete.", I, Some("INFO")),
-        ("2026-01-01 00:00:00,123 WARNING my_server Slow tool call", W, Some("WARNING")),
-        ("2026-01-01 00:00:00,123 [CRITICAL] db: connection pool exhausted", E, Some("CRITICAL")),
-        ("[2026-01-01 00:00:00,123] WARNING in app: Config file missing", W, Some("WARNING")),
+        (
+            "ERROR:mcp.server.lowlevel.server:Error processing request",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "INFO:mcp.server.lowlevel.server:Processing request of type ListToolsRequest",
+            I,
+            Some("INFO"),
+        ),
+        (
+            "DEBUG:asyncio:Using selector: EpollSelector",
+            D,
+            Some("DEBUG"),
+        ),
+        (
+            "2026-01-01 00:00:00,123 - mcp.server - ERROR - failed to start",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "2026-01-01 00:00:00,123 - uvicorn.error - INFO - Application startup complete.",
+            I,
+            Some("INFO"),
+        ),
+        (
+            "2026-01-01 00:00:00,123 WARNING my_server Slow tool call",
+            W,
+            Some("WARNING"),
+        ),
+        (
+            "2026-01-01 00:00:00,123 [CRITICAL] db: connection pool exhausted",
+            E,
+            Some("CRITICAL"),
+        ),
+        (
+            "[2026-01-01 00:00:00,123] WARNING in app: Config file missing",
+            W,
+            Some("WARNING"),
+        ),
         ("INFO:     Started server process [1234]", I, Some("INFO")),
-        ("INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)", I, Some("INFO")),
-        ("WARNING:  Invalid HTTP request received.", W, Some("WARNING")),
+        (
+            "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)",
+            I,
+            Some("INFO"),
+        ),
+        (
+            "WARNING:  Invalid HTTP request received.",
+            W,
+            Some("WARNING"),
+        ),
         ("ERROR:    Exception in ASGI application", E, Some("ERROR")),
-        ("[01/01/26 12:00:00] INFO     Starting MCP server 'demo' with transport 'stdio'", I, Some("INFO")),
-        ("                    WARNING  Tool 'x' already exists", W, Some("WARNING")),
-        ("2026-01-01 12:00:00.000 | ERROR    | __main__:main:12 - boom", E, Some("ERROR")),
-        ("[I 240101 12:00:00 web:2271] 200 GET /api (127.0.0.1) 1.00ms", I, Some("I")),
+        (
+            "[01/01/26 12:00:00] INFO     Starting MCP server 'demo' with transport 'stdio'",
+            I,
+            Some("INFO"),
+        ),
+        (
+            "                    WARNING  Tool 'x' already exists",
+            W,
+            Some("WARNING"),
+        ),
+        (
+            "2026-01-01 12:00:00.000 | ERROR    | __main__:main:12 - boom",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "[I 240101 12:00:00 web:2271] 200 GET /api (127.0.0.1) 1.00ms",
+            I,
+            Some("I"),
+        ),
         ("Traceback (most recent call last):", E, None),
-        ("ValueError: invalid literal for int() with base 10: 'x'", E, None),
-        ("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='x', port=443)", E, None),
-        ("  File \"/usr/lib/python3/site-packages/mcp/error.py\", line 3, in <module>", I, None),
+        (
+            "ValueError: invalid literal for int() with base 10: 'x'",
+            E,
+            None,
+        ),
+        (
+            "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='x', port=443)",
+            E,
+            None,
+        ),
+        (
+            "  File \"/usr/lib/python3/site-packages/mcp/error.py\", line 3, in <module>",
+            I,
+            None,
+        ),
         // Node: pino / bunyan numeric levels, winston, npm, plain errors.
-        (r#"{"level":30,"time":1735689600000,"pid":1,"hostname":"h","msg":"listening"}"#, I, Some("30")),
-        (r#"{"level":40,"time":1735689600000,"msg":"slow request"}"#, W, Some("40")),
-        (r#"{"level":50,"time":1735689600000,"msg":"request failed"}"#, E, Some("50")),
+        (
+            r#"{"level":30,"time":1735689600000,"pid":1,"hostname":"h","msg":"listening"}"#,
+            I,
+            Some("30"),
+        ),
+        (
+            r#"{"level":40,"time":1735689600000,"msg":"slow request"}"#,
+            W,
+            Some("40"),
+        ),
+        (
+            r#"{"level":50,"time":1735689600000,"msg":"request failed"}"#,
+            E,
+            Some("50"),
+        ),
         (r#"{"level":60,"msg":"out of memory"}"#, E, Some("60")),
         (r#"{"level":20,"msg":"cache miss"}"#, D, Some("20")),
         (r#"{"level":10,"msg":"enter handler"}"#, D, Some("10")),
-        (r#"{"name":"app","hostname":"h","pid":1,"level":40,"msg":"slow","time":"2026-01-01T00:00:00.000Z","v":0}"#, W, Some("40")),
-        (r#"{"level":"info","message":"Server started","timestamp":"2026-01-01T00:00:00.000Z"}"#, I, Some("info")),
-        (r#"{"message":"Deprecated option","level":"warn"}"#, W, Some("warn")),
-        (r#"{"level":"error","message":"Unhandled rejection"}"#, E, Some("error")),
-        (r#"{"level":"http","message":"GET /health 200"}"#, I, Some("http")),
-        (r#"{"level":"verbose","message":"payload"}"#, D, Some("verbose")),
+        (
+            r#"{"name":"app","hostname":"h","pid":1,"level":40,"msg":"slow","time":"2026-01-01T00:00:00.000Z","v":0}"#,
+            W,
+            Some("40"),
+        ),
+        (
+            r#"{"level":"info","message":"Server started","timestamp":"2026-01-01T00:00:00.000Z"}"#,
+            I,
+            Some("info"),
+        ),
+        (
+            r#"{"message":"Deprecated option","level":"warn"}"#,
+            W,
+            Some("warn"),
+        ),
+        (
+            r#"{"level":"error","message":"Unhandled rejection"}"#,
+            E,
+            Some("error"),
+        ),
+        (
+            r#"{"level":"http","message":"GET /health 200"}"#,
+            I,
+            Some("http"),
+        ),
+        (
+            r#"{"level":"verbose","message":"payload"}"#,
+            D,
+            Some("verbose"),
+        ),
         (r#"{"level":"silly","message":"tick"}"#, D, Some("silly")),
         (r#"{"msg":"0 errors"}"#, I, None),
-        (r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#, I, None),
-        (r#"{"severity":"ERROR","message":"quota exceeded"}"#, E, Some("ERROR")),
-        (r#"{"levelname": "WARNING", "name": "mcp", "message": "retrying"}"#, W, Some("WARNING")),
-        (r#"{"@timestamp":"2026-01-01T00:00:00Z","log.level":"error","message":"x"}"#, E, Some("error")),
-        (r#"{"log":{"level":"warn","logger":"x"},"message":"y"}"#, W, Some("warn")),
-        (r#"{"@t":"2026-01-01T00:00:00Z","@mt":"Disk low","@l":"Warning"}"#, W, Some("Warning")),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#,
+            I,
+            None,
+        ),
+        (
+            r#"{"severity":"ERROR","message":"quota exceeded"}"#,
+            E,
+            Some("ERROR"),
+        ),
+        (
+            r#"{"levelname": "WARNING", "name": "mcp", "message": "retrying"}"#,
+            W,
+            Some("WARNING"),
+        ),
+        (
+            r#"{"@timestamp":"2026-01-01T00:00:00Z","log.level":"error","message":"x"}"#,
+            E,
+            Some("error"),
+        ),
+        (
+            r#"{"log":{"level":"warn","logger":"x"},"message":"y"}"#,
+            W,
+            Some("warn"),
+        ),
+        (
+            r#"{"@t":"2026-01-01T00:00:00Z","@mt":"Disk low","@l":"Warning"}"#,
+            W,
+            Some("Warning"),
+        ),
         (r#"{"Level":"Error","Message":"x"}"#, E, Some("Error")),
         ("{not json, an error}", E, None),
-        ("npm WARN deprecated inflight@1.0.6: This module is not supported", W, Some("WARN")),
-        ("npm warn deprecated glob@7.2.3: Glob versions prior to v9 are no longer supported", W, Some("warn")),
+        (
+            "npm WARN deprecated inflight@1.0.6: This module is not supported",
+            W,
+            Some("WARN"),
+        ),
+        (
+            "npm warn deprecated glob@7.2.3: Glob versions prior to v9 are no longer supported",
+            W,
+            Some("warn"),
+        ),
         ("npm ERR! code E404", E, Some("ERR")),
         ("npm error code ENOENT", E, Some("error")),
-        ("npm notice New major version of npm available! 10.0.0 -> 11.0.0", I, Some("notice")),
+        (
+            "npm notice New major version of npm available! 10.0.0 -> 11.0.0",
+            I,
+            Some("notice"),
+        ),
         ("Error: Cannot find module 'express'", E, Some("Error")),
-        ("TypeError: Cannot read properties of undefined (reading 'x')", E, None),
+        (
+            "TypeError: Cannot read properties of undefined (reading 'x')",
+            E,
+            None,
+        ),
         ("Uncaught ReferenceError: x is not defined", E, None),
         ("    at Object.<anonymous> (/app/index.js:1:1)", I, None),
-        ("(node:1234) [DEP0040] DeprecationWarning: The `punycode` module is deprecated.", W, None),
-        ("(node:1234) Warning: Setting the NODE_TLS_REJECT_UNAUTHORIZED environment variable", W, Some("Warning")),
+        (
+            "(node:1234) [DEP0040] DeprecationWarning: The `punycode` module is deprecated.",
+            W,
+            None,
+        ),
+        (
+            "(node:1234) Warning: Setting the NODE_TLS_REJECT_UNAUTHORIZED environment variable",
+            W,
+            Some("Warning"),
+        ),
         ("info: Server listening on port 3000", I, Some("info")),
-        ("error: connect ECONNREFUSED 127.0.0.1:5432", E, Some("error")),
+        (
+            "error: connect ECONNREFUSED 127.0.0.1:5432",
+            E,
+            Some("error"),
+        ),
         ("[12:00:01.000] WARN (1234): slow query", W, Some("WARN")),
         // Rust: tracing (plain and ANSI-coloured), env_logger, panics, rustc.
-        ("2026-01-01T00:00:00.000000Z  WARN mcp_manager::health: probe timed out", W, Some("WARN")),
-        ("2026-01-01T00:00:00.000000Z ERROR request{id=1}: mcp_manager: boom", E, Some("ERROR")),
-        ("2026-01-01T00:00:00.000000Z DEBUG hyper::proto: flushed 12 bytes", D, Some("DEBUG")),
-        ("2026-01-01T00:00:00.000000Z TRACE mio::poll: registering", D, Some("TRACE")),
-        ("2026-01-01T00:00:00.000000Z  INFO mcp_manager: 0 errors", I, Some("INFO")),
-        ("\x1b[2m2026-01-01T00:00:00.000000Z\x1b[0m \x1b[33m WARN\x1b[0m \x1b[2mmy_crate\x1b[0m\x1b[2m:\x1b[0m low disk", W, Some("WARN")),
-        ("\x1b[2m2026-01-01T00:00:00.000000Z\x1b[0m \x1b[31mERROR\x1b[0m \x1b[2mmy_crate\x1b[0m: failed", E, Some("ERROR")),
-        ("  INFO my_crate: listening on 127.0.0.1:3000", I, Some("INFO")),
-        ("[2026-01-01T00:00:00Z ERROR my_crate] msg", E, Some("ERROR")),
-        ("[2026-01-01T00:00:00Z INFO  my_crate::server] listening", I, Some("INFO")),
+        (
+            "2026-01-01T00:00:00.000000Z  WARN mcp_manager::health: probe timed out",
+            W,
+            Some("WARN"),
+        ),
+        (
+            "2026-01-01T00:00:00.000000Z ERROR request{id=1}: mcp_manager: boom",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "2026-01-01T00:00:00.000000Z DEBUG hyper::proto: flushed 12 bytes",
+            D,
+            Some("DEBUG"),
+        ),
+        (
+            "2026-01-01T00:00:00.000000Z TRACE mio::poll: registering",
+            D,
+            Some("TRACE"),
+        ),
+        (
+            "2026-01-01T00:00:00.000000Z  INFO mcp_manager: 0 errors",
+            I,
+            Some("INFO"),
+        ),
+        (
+            "\x1b[2m2026-01-01T00:00:00.000000Z\x1b[0m \x1b[33m WARN\x1b[0m \x1b[2mmy_crate\x1b[0m\x1b[2m:\x1b[0m low disk",
+            W,
+            Some("WARN"),
+        ),
+        (
+            "\x1b[2m2026-01-01T00:00:00.000000Z\x1b[0m \x1b[31mERROR\x1b[0m \x1b[2mmy_crate\x1b[0m: failed",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "  INFO my_crate: listening on 127.0.0.1:3000",
+            I,
+            Some("INFO"),
+        ),
+        (
+            "[2026-01-01T00:00:00Z ERROR my_crate] msg",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "[2026-01-01T00:00:00Z INFO  my_crate::server] listening",
+            I,
+            Some("INFO"),
+        ),
         ("thread 'main' panicked at src/main.rs:2:5:", E, None),
         ("error[E0308]: mismatched types", E, Some("error")),
         ("warning: unused variable: `x`", W, Some("warning")),
         // Go: log, logrus (text and TTY), slog, zerolog, glog, panics.
         ("2026/01/01 12:00:00 Server listening on :8080", I, None),
         ("2026/01/01 12:00:00 mirror of terror complete", I, None),
-        ("time=\"2026-01-01T00:00:00Z\" level=warning msg=\"disk almost full\"", W, Some("warning")),
-        ("time=2026-01-01T00:00:00.000Z level=ERROR msg=\"dial failed\" err=timeout", E, Some("ERROR")),
+        (
+            "time=\"2026-01-01T00:00:00Z\" level=warning msg=\"disk almost full\"",
+            W,
+            Some("warning"),
+        ),
+        (
+            "time=2026-01-01T00:00:00.000Z level=ERROR msg=\"dial failed\" err=timeout",
+            E,
+            Some("ERROR"),
+        ),
         ("level=\"info\" msg=\"0 errors\"", I, Some("info")),
         ("lvl=error msg=boom", E, Some("error")),
         ("severity=ERROR component=db", E, Some("ERROR")),
         ("WARN[0000] config file not found", W, Some("WARN")),
         ("12:00AM WRN slow handler", W, Some("WRN")),
-        ("E0101 12:00:00.000000    1234 main.go:42] failed to connect", E, Some("E")),
-        ("W0101 12:00:00.000000    1234 main.go:42] retrying", W, Some("W")),
-        ("I0101 12:00:00.000000    1234 main.go:42] started", I, Some("I")),
-        ("panic: runtime error: index out of range [5] with length 3", E, Some("panic")),
+        (
+            "E0101 12:00:00.000000    1234 main.go:42] failed to connect",
+            E,
+            Some("E"),
+        ),
+        (
+            "W0101 12:00:00.000000    1234 main.go:42] retrying",
+            W,
+            Some("W"),
+        ),
+        (
+            "I0101 12:00:00.000000    1234 main.go:42] started",
+            I,
+            Some("I"),
+        ),
+        (
+            "panic: runtime error: index out of range [5] with length 3",
+            E,
+            Some("panic"),
+        ),
         ("goroutine 1 [running]:", I, None),
         // Java / .NET.
-        ("2026-01-01 12:00:00.000  WARN 1234 --- [main] c.e.App : Deprecated config key", W, Some("WARN")),
-        ("2026-01-01 12:00:00.000 ERROR 1234 --- [main] c.e.App : Startup failed", E, Some("ERROR")),
-        ("12:00:00.000 [main] INFO  c.e.App - Started App in 1.2 seconds", I, Some("INFO")),
+        (
+            "2026-01-01 12:00:00.000  WARN 1234 --- [main] c.e.App : Deprecated config key",
+            W,
+            Some("WARN"),
+        ),
+        (
+            "2026-01-01 12:00:00.000 ERROR 1234 --- [main] c.e.App : Startup failed",
+            E,
+            Some("ERROR"),
+        ),
+        (
+            "12:00:00.000 [main] INFO  c.e.App - Started App in 1.2 seconds",
+            I,
+            Some("INFO"),
+        ),
         ("Caused by: java.lang.IllegalStateException: boom", E, None),
-        ("fail: Microsoft.AspNetCore.Server.Kestrel[13]", E, Some("fail")),
-        ("warn: Microsoft.AspNetCore.DataProtection[60]", W, Some("warn")),
+        (
+            "fail: Microsoft.AspNetCore.Server.Kestrel[13]",
+            E,
+            Some("fail"),
+        ),
+        (
+            "warn: Microsoft.AspNetCore.DataProtection[60]",
+            W,
+            Some("warn"),
+        ),
         // Brackets, ANSI-coloured levels, plain prefixes.
         ("[ERROR] could not open config", E, Some("ERROR")),
         ("[warn] cache is cold", W, Some("warn")),
         ("[ INFO ] ready", I, Some("INFO")),
         ("[12:00:01] [DEBUG] tick", D, Some("DEBUG")),
         ("[my-server] Error: bad input", E, Some("Error")),
-        ("\x1b[31mERROR\x1b[39m: database unreachable", E, Some("ERROR")),
+        (
+            "\x1b[31mERROR\x1b[39m: database unreachable",
+            E,
+            Some("ERROR"),
+        ),
         ("\x1b[1m\x1b[33m[WARN]\x1b[0m slow", W, Some("WARN")),
         ("WARN retrying in 5s", W, Some("WARN")),
         ("WARNING: This is a development server.", W, Some("WARNING")),
@@ -995,7 +1253,11 @@ mod tests {
         ("0 warnings", I, None),
         ("Found 0 errors. Watching for file changes.", I, None),
         ("Tests: 0 failed, 12 passed", I, None),
-        ("Compiled successfully with 0 errors and 0 warnings", I, None),
+        (
+            "Compiled successfully with 0 errors and 0 warnings",
+            I,
+            None,
+        ),
         ("non-fatal: ignoring stale lock", I, None),
         ("no new warnings", I, None),
         ("errors: 0, warnings: 3", W, None),
@@ -1049,13 +1311,21 @@ mod tests {
 
     #[test]
     fn odd_lines() {
-        for line in ["", " ", "{", "{}", "[", "[]", "npm", "=", "level=", "\x1b", "é=é", "[é] é:"] {
+        for line in [
+            "", " ", "{", "{}", "[", "[]", "npm", "=", "level=", "\x1b", "é=é", "[é] é:",
+        ] {
             let _ = detect(line);
         }
         assert_eq!(detect("{}"), Detected::plain(INFO));
-        assert_eq!(detect(r#"{"level":"custom"}"#), Detected::new(INFO, "custom"));
+        assert_eq!(
+            detect(r#"{"level":"custom"}"#),
+            Detected::new(INFO, "custom")
+        );
         assert_eq!(detect(r#"{"level":"50"}"#), Detected::new(ERROR, "50"));
-        assert_eq!(detect(r#"{"level":null,"severity":"warn"}"#), Detected::new(WARN, "warn"));
+        assert_eq!(
+            detect(r#"{"level":null,"severity":"warn"}"#),
+            Detected::new(WARN, "warn")
+        );
         assert_eq!(detect(r#"{"level":45.5}"#), Detected::new(WARN, "45.5"));
     }
 }

@@ -163,7 +163,12 @@ impl LogSender {
 
     /// An MCP `notifications/message`, with its RFC 5424 level.
     pub fn mcp(&self, server_id: &str, mcp_level: &str, message: &str) {
-        let mut message = sanitize(message.as_bytes());
+        // A notification may carry several lines (a stack trace): keep them as one entry.
+        let mut message = message
+            .split('\n')
+            .map(|l| sanitize(l.as_bytes()))
+            .collect::<Vec<_>>()
+            .join("\n");
         let truncated = message.len() > MAX_LINE;
         if truncated {
             let mut cut = MAX_LINE;
@@ -302,36 +307,63 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
             original_level: l.original_level.clone(),
         })
         .collect();
+    let started = std::time::Instant::now();
+    let n = rows.len();
     let result = store
         .write(move |c| {
-            use crate::db::schema::server_logs::dsl::*;
+            use crate::db::schema::server_logs::dsl::server_logs;
             use diesel::prelude::*;
-            let mut ids: Vec<Option<i32>> = Vec::with_capacity(rows.len());
-            // Rows of a server deleted meanwhile fail the foreign key; only then insert one
-            // by one, so one gone server does not lose everyone's batch.
-            let all: QueryResult<Vec<i32>> = c.transaction(|c| {
-                diesel::insert_into(server_logs)
-                    .values(&rows)
-                    .returning(id)
-                    .get_results(c)
-            });
-            match all {
-                Ok(v) => ids.extend(v.into_iter().map(Some)),
-                Err(_) => {
-                    for r in &rows {
-                        ids.push(
-                            diesel::insert_into(server_logs)
-                                .values(r)
-                                .returning(id)
-                                .get_result(c)
-                                .ok(),
-                        );
-                    }
-                }
+            // One cached prepared statement run per row is far faster in SQLite than one
+            // statement with thousands of parameters. A row of a server deleted meanwhile
+            // fails its foreign key and is skipped, without losing the others.
+            let ok: Vec<bool> = rows
+                .iter()
+                .map(|r| {
+                    diesel::insert_into(server_logs)
+                        .values(r)
+                        .execute(c)
+                        .is_ok()
+                })
+                .collect();
+            // One writer, AUTOINCREMENT, one transaction: the stored rows got consecutive
+            // ids ending at the last one.
+            let stored = ok.iter().filter(|b| **b).count() as i64;
+            let last: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "last_insert_rowid()",
+            ))
+            .get_result(c)?;
+            let mut next = last - stored + 1;
+            let ids: Vec<Option<i32>> = ok
+                .iter()
+                .map(|b| {
+                    b.then(|| {
+                        next += 1;
+                        i32::try_from(next - 1).unwrap_or(i32::MAX)
+                    })
+                })
+                .collect();
+            // Index the batch for search in one statement.
+            let (lo, hi) = ids
+                .iter()
+                .flatten()
+                .fold((i32::MAX, i32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+            if lo <= hi {
+                diesel::sql_query(
+                    "INSERT INTO server_logs_fts(rowid, message) \
+                     SELECT id, message FROM server_logs WHERE id BETWEEN ? AND ?",
+                )
+                .bind::<diesel::sql_types::Integer, _>(lo)
+                .bind::<diesel::sql_types::Integer, _>(hi)
+                .execute(c)?;
             }
             Ok(ids)
         })
         .await;
+    tracing::trace!(
+        lines = n,
+        ms = started.elapsed().as_millis() as u64,
+        "log batch written"
+    );
     let ids = match result {
         Ok(ids) => ids,
         Err(e) => {
