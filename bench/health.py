@@ -8,7 +8,10 @@ Two parts, each against a real release binary in a throw-away data dir:
   servers get the same, written straight into `DATA_DIR/mcp-manager.db` while the
   daemon is stopped (in the exact timestamp format the daemon writes, checked against
   rows it wrote itself). The daemon is restarted on that data dir and N requests of
-  each are timed from a keep-alive connection:
+  each are timed from a keep-alive connection, in two rounds: round 1 with SQLite's
+  planner statistics as the first daemon left them (gathered on a near-empty table),
+  round 2 after one more restart, with the statistics round 1's daemon wrote at its
+  shutdown (`PRAGMA optimize`):
     GET /api/servers/hist/health/history?range=7d&buckets=200   (target < 50 ms)
     GET /api/servers/hist/health/summary                         (24h, 7d, 30d)
     GET /api/servers/hist/health/history?range=7d&limit=500      (a raw page)
@@ -22,7 +25,9 @@ Two parts, each against a real release binary in a throw-away data dir:
   (target p99 < 100 ms).
 
 Figures are measured and printed next to their target; nothing is asserted. The daemon,
-its WebSocket client and the REST client come from bench/core.py.
+its WebSocket client and the REST client come from bench/core.py. Every daemon of a run
+starts from a copy of the binary made at the start, so a rebuild during the run cannot
+mix two builds.
 
     cargo build --release && python3 bench/health.py [--parts history,probes]
         [--servers 200] [--interval 5] [--window 120] [--n 50] [--json out.json]
