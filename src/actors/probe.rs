@@ -62,6 +62,21 @@ impl HealthProbe {
         }
     }
 
+    /// One check of `target` with this actor's client, engine and concurrency bound.
+    fn check_of(
+        &self,
+        target: ProbeTarget,
+        timeout_secs: f64,
+    ) -> impl Future<Output = CheckResult> + use<> {
+        probe(
+            target,
+            Duration::from_secs_f64(timeout_secs),
+            self.http.clone(),
+            self.engine.clone(),
+            self.permits.clone(),
+        )
+    }
+
     fn schedule(&mut self, id: String, ctx: &mut Context<Self>) {
         let Some(m) = self.servers.get_mut(&id) else {
             return;
@@ -87,14 +102,9 @@ impl HealthProbe {
         }
         if !m.in_flight {
             m.in_flight = true;
-            let check = probe(
-                m.target.clone(),
-                Duration::from_secs_f64(m.settings.timeout_secs),
-                self.http.clone(),
-                self.engine.clone(),
-                self.permits.clone(),
-            );
-            let addr = m.addr.clone();
+            let (target, timeout, addr) =
+                (m.target.clone(), m.settings.timeout_secs, m.addr.clone());
+            let check = self.check_of(target, timeout);
             let key = id.clone();
             ctx.spawn(check.into_actor(self).map(move |result, act, _| {
                 if let Some(m) = act
@@ -187,13 +197,7 @@ impl Handler<CheckNow> for HealthProbe {
         let Some(m) = self.servers.get(&msg.0) else {
             return Box::pin(async { None });
         };
-        let check = probe(
-            m.target.clone(),
-            Duration::from_secs_f64(m.settings.timeout_secs),
-            self.http.clone(),
-            self.engine.clone(),
-            self.permits.clone(),
-        );
+        let check = self.check_of(m.target.clone(), m.settings.timeout_secs);
         let addr = m.addr.clone();
         let generation = m.generation;
         Box::pin(async move {

@@ -124,26 +124,12 @@ impl ServerActor {
             // Attach before start, so not a line of output is missed.
             let (output, input) = engine.attach(&id).await?;
             engine.start(&id).await?;
-            let (stdout, stderr) = demux(output);
-            tokio::spawn(log_pipe(
-                stderr,
-                Source::Stderr,
-                server_id.clone(),
-                logs.clone(),
-            ));
-            if stdio {
-                let from_pump = protocol_channel(stdout, &server_id, &logs);
-                McpSession::connect_stdio(&server_id, logs, from_pump, input).await
+            let how = if stdio {
+                Resume::Handshake
             } else {
-                tokio::spawn(log_pipe(
-                    stdout,
-                    Source::Stdout,
-                    server_id.clone(),
-                    logs.clone(),
-                ));
-                drop(input);
-                McpSession::connect_http(&server_id, logs, &url, deadline).await
-            }
+                Resume::Http(url, deadline)
+            };
+            session_over(output, input, &server_id, logs, how).await
         });
         let handle = self.spawn_handshake(ctx, generation, connect);
         self.run = Some(Run {
@@ -316,26 +302,12 @@ impl ServerActor {
         let attach_id = id.clone();
         let connect: LocalBoxFuture<'static, Result<McpSession, String>> = Box::pin(async move {
             let (output, input) = engine.attach(&attach_id).await?;
-            let (stdout, stderr) = demux(output);
-            tokio::spawn(log_pipe(
-                stderr,
-                Source::Stderr,
-                server_id.clone(),
-                logs.clone(),
-            ));
-            if stdio {
-                let from_pump = protocol_channel(stdout, &server_id, &logs);
-                McpSession::resume_stdio(&server_id, logs, from_pump, input, &info).await
+            let how = if stdio {
+                Resume::Recorded(Box::new(info))
             } else {
-                tokio::spawn(log_pipe(
-                    stdout,
-                    Source::Stdout,
-                    server_id.clone(),
-                    logs.clone(),
-                ));
-                drop(input);
-                McpSession::connect_http(&server_id, logs, &url, deadline).await
-            }
+                Resume::Http(url, deadline)
+            };
+            session_over(output, input, &server_id, logs, how).await
         });
         let handle = self.spawn_handshake(ctx, generation, connect);
         self.run = Some(Run {
@@ -415,6 +387,54 @@ impl Handler<CheckContainer> for ServerActor {
     type Result = ();
     fn handle(&mut self, _: CheckContainer, ctx: &mut Self::Context) {
         self.check_container(ctx);
+    }
+}
+
+/// How a container's MCP session begins.
+enum Resume {
+    /// A new stdio handshake.
+    Handshake,
+    /// An adopted stdio server: resume with what was recorded at its handshake.
+    Recorded(Box<crate::model::McpInfo>),
+    /// An HTTP server: connect to its published endpoint.
+    Http(String, Instant),
+}
+
+/// The MCP session over an attached container: stderr is logged; for stdio stdout is the
+/// protocol channel, for HTTP it is logged and the endpoint is the channel.
+async fn session_over(
+    output: crate::runtime::docker::Output,
+    input: crate::runtime::docker::Input,
+    server_id: &str,
+    logs: Option<crate::logs::LogSender>,
+    how: Resume,
+) -> Result<McpSession, String> {
+    let (stdout, stderr) = demux(output);
+    tokio::spawn(log_pipe(
+        stderr,
+        Source::Stderr,
+        server_id.to_string(),
+        logs.clone(),
+    ));
+    match how {
+        Resume::Handshake => {
+            let from_pump = protocol_channel(stdout, server_id, &logs);
+            McpSession::connect_stdio(server_id, logs, from_pump, input).await
+        }
+        Resume::Recorded(info) => {
+            let from_pump = protocol_channel(stdout, server_id, &logs);
+            McpSession::resume_stdio(server_id, logs, from_pump, input, &info).await
+        }
+        Resume::Http(url, deadline) => {
+            tokio::spawn(log_pipe(
+                stdout,
+                Source::Stdout,
+                server_id.to_string(),
+                logs.clone(),
+            ));
+            drop(input);
+            McpSession::connect_http(server_id, logs, &url, deadline).await
+        }
     }
 }
 
