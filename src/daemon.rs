@@ -239,6 +239,7 @@ async fn prune(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }
+        store.optimize().await;
     }
 }
 

@@ -106,7 +106,10 @@ pub async fn history(
                 "buckets must be between 1 and 2000".into(),
             ));
         }
-        let rows = state.store.read(move |c| q::window(c, &id, s, u)).await?;
+        let rows = state
+            .store
+            .read(move |c| q::series_rows(c, &id, s, u))
+            .await?;
         return Ok(ok(Series {
             since,
             until,

@@ -1,7 +1,6 @@
 //! Queries over `health_metrics`: windows, pages, summaries computed in SQLite (so a 30-day
 //! summary does not load 30 days of rows), and pruning.
 
-use super::models::HealthRow;
 use super::schema::health_metrics::dsl;
 use crate::health::{CheckRow, Streak, Summary};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -9,13 +8,34 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 
-fn check_row(r: HealthRow) -> CheckRow {
-    CheckRow {
-        id: r.id,
-        status: r.status,
-        response_time_ms: r.response_time,
-        error: r.error_message,
-        timestamp: DateTime::from_naive_utc_and_offset(r.timestamp, Utc),
+/// Every query below names its index: planner statistics gathered while the table was small
+/// would otherwise send a history question over millions of rows through a full scan.
+const FROM: &str = "FROM health_metrics INDEXED BY idx_health_metrics_cover \
+                    WHERE server_id = ? AND timestamp >= ? AND timestamp < ?";
+
+#[derive(QueryableByName)]
+struct FullRow {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    response_time: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    error_message: Option<String>,
+    #[diesel(sql_type = Timestamp)]
+    timestamp: NaiveDateTime,
+}
+
+impl From<FullRow> for CheckRow {
+    fn from(r: FullRow) -> Self {
+        CheckRow {
+            id: r.id,
+            status: r.status,
+            response_time_ms: r.response_time,
+            error: r.error_message,
+            timestamp: DateTime::from_naive_utc_and_offset(r.timestamp, Utc),
+        }
     }
 }
 
@@ -28,19 +48,20 @@ pub fn page(
     cursor: i32,
     limit: i64,
 ) -> QueryResult<Vec<CheckRow>> {
-    dsl::health_metrics
-        .filter(dsl::server_id.eq(server))
-        .filter(dsl::timestamp.ge(since))
-        .filter(dsl::timestamp.lt(until))
-        .filter(dsl::id.gt(cursor))
-        .order(dsl::id.asc())
-        .limit(limit)
-        .select(HealthRow::as_select())
-        .load(c)
-        .map(|rows| rows.into_iter().map(check_row).collect())
+    let rows: Vec<FullRow> = diesel::sql_query(format!(
+        "SELECT id, status, response_time, error_message, timestamp {FROM} AND id > ? \
+         ORDER BY id LIMIT ?"
+    ))
+    .bind::<Text, _>(server)
+    .bind::<Timestamp, _>(since)
+    .bind::<Timestamp, _>(until)
+    .bind::<Integer, _>(cursor)
+    .bind::<BigInt, _>(limit)
+    .load(c)?;
+    Ok(rows.into_iter().map(CheckRow::from).collect())
 }
 
-/// Every check in `[since, until)`, oldest first (for bucketing).
+/// Every check in `[since, until)`, oldest first.
 pub fn window(
     c: &mut SqliteConnection,
     server: &str,
@@ -48,6 +69,43 @@ pub fn window(
     until: NaiveDateTime,
 ) -> QueryResult<Vec<CheckRow>> {
     page(c, server, since, until, 0, i64::MAX)
+}
+
+#[derive(QueryableByName)]
+struct SeriesRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    response_time: Option<i32>,
+    #[diesel(sql_type = Timestamp)]
+    timestamp: NaiveDateTime,
+}
+
+/// The checks of `[since, until)` without their ids and errors, which is all a bucketed
+/// series needs: read from the index alone.
+pub fn series_rows(
+    c: &mut SqliteConnection,
+    server: &str,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<Vec<CheckRow>> {
+    let rows: Vec<SeriesRow> = diesel::sql_query(format!(
+        "SELECT status, response_time, timestamp {FROM} ORDER BY timestamp"
+    ))
+    .bind::<Text, _>(server)
+    .bind::<Timestamp, _>(since)
+    .bind::<Timestamp, _>(until)
+    .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CheckRow {
+            id: 0,
+            status: r.status,
+            response_time_ms: r.response_time,
+            error: None,
+            timestamp: DateTime::from_naive_utc_and_offset(r.timestamp, Utc),
+        })
+        .collect())
 }
 
 #[derive(QueryableByName)]
@@ -71,9 +129,15 @@ struct Value {
 }
 
 #[derive(QueryableByName)]
-struct StatusOnly {
-    #[diesel(sql_type = Text)]
-    status: String,
+struct Stamp {
+    #[diesel(sql_type = Timestamp)]
+    t: NaiveDateTime,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 /// The summary of `[since, until)`, computed by SQLite.
@@ -83,13 +147,11 @@ pub fn summary(
     since: NaiveDateTime,
     until: NaiveDateTime,
 ) -> QueryResult<Summary> {
-    const WHERE: &str =
-        "FROM health_metrics WHERE server_id = ? AND timestamp >= ? AND timestamp < ?";
     let counts: Counts = diesel::sql_query(format!(
         "SELECT COUNT(*) AS total, \
          COALESCE(SUM(status = 'healthy'), 0) AS healthy, \
          COALESCE(SUM(status = 'unhealthy'), 0) AS unhealthy, \
-         AVG(response_time) AS avg_rt, COUNT(response_time) AS timed {WHERE}"
+         AVG(response_time) AS avg_rt, COUNT(response_time) AS timed {FROM}"
     ))
     .bind::<Text, _>(server)
     .bind::<Timestamp, _>(since)
@@ -99,7 +161,7 @@ pub fn summary(
         // nearest rank: the ceil(0.95 n)-th smallest
         let rank = ((0.95 * counts.timed as f64).ceil() as i64).clamp(1, counts.timed);
         diesel::sql_query(format!(
-            "SELECT response_time AS v {WHERE} AND response_time IS NOT NULL \
+            "SELECT response_time AS v {FROM} AND response_time IS NOT NULL \
              ORDER BY response_time LIMIT 1 OFFSET ?"
         ))
         .bind::<Text, _>(server)
@@ -112,27 +174,40 @@ pub fn summary(
     } else {
         None
     };
-    let last = dsl::health_metrics
-        .filter(dsl::server_id.eq(server))
-        .filter(dsl::timestamp.ge(since))
-        .filter(dsl::timestamp.lt(until))
-        .order((dsl::timestamp.desc(), dsl::id.desc()))
-        .select(HealthRow::as_select())
-        .first(c)
-        .optional()?
-        .map(check_row);
+    let last: Option<CheckRow> = diesel::sql_query(format!(
+        "SELECT id, status, response_time, error_message, timestamp {FROM} \
+         ORDER BY timestamp DESC, id DESC LIMIT 1"
+    ))
+    .bind::<Text, _>(server)
+    .bind::<Timestamp, _>(since)
+    .bind::<Timestamp, _>(until)
+    .get_result::<FullRow>(c)
+    .optional()?
+    .map(CheckRow::from);
     let streak = match &last {
         Some(l) => {
-            let recent: Vec<StatusOnly> = diesel::sql_query(format!(
-                "SELECT status {WHERE} ORDER BY timestamp DESC, id DESC LIMIT 100000"
+            // The streak is every check after the newest one of another status: two index
+            // walks from the end instead of loading the window's statuses.
+            let broke: Option<Stamp> = diesel::sql_query(format!(
+                "SELECT timestamp AS t {FROM} AND status <> ? ORDER BY timestamp DESC LIMIT 1"
             ))
             .bind::<Text, _>(server)
             .bind::<Timestamp, _>(since)
             .bind::<Timestamp, _>(until)
-            .load(c)?;
+            .bind::<Text, _>(&l.status)
+            .get_result(c)
+            .optional()?;
+            let from = broke.map(|b| b.t);
+            let n: Count =
+                diesel::sql_query(format!("SELECT COUNT(*) AS n {FROM} AND timestamp > ?"))
+                    .bind::<Text, _>(server)
+                    .bind::<Timestamp, _>(since)
+                    .bind::<Timestamp, _>(until)
+                    .bind::<Timestamp, _>(from.unwrap_or(since - chrono::Duration::seconds(1)))
+                    .get_result(c)?;
             Some(Streak {
                 status: l.status.clone(),
-                checks: recent.iter().take_while(|r| r.status == l.status).count() as u64,
+                checks: u64::try_from(n.n).unwrap_or(0),
             })
         }
         None => None,

@@ -188,14 +188,22 @@ impl Store {
             .await;
     }
 
+    /// Refreshes the planner's statistics where tables changed a lot since they were
+    /// gathered, bounded (`analysis_limit`) so it costs milliseconds even on a big store.
+    /// Run at start and after each prune: statistics taken at shutdown would describe the
+    /// table as it was, and a table that grows while the daemon runs would keep them for
+    /// weeks.
+    pub async fn optimize(&self) {
+        let result = self
+            .write(|c| c.batch_execute("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;"))
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "PRAGMA optimize failed");
+        }
+    }
+
     /// Checkpoints the WAL so the file is complete on its own after shutdown.
     pub async fn close(&self) {
-        let _ = self
-            .write(|c| {
-                c.batch_execute("PRAGMA optimize;")?;
-                Ok(())
-            })
-            .await;
         let _ = self
             .read(|c| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"))
             .await;
