@@ -37,6 +37,15 @@ pub struct Publish {
     pub log_of: Option<String>,
 }
 
+/// New lines of one server's log, sent only to the subscribers of that server's logs and
+/// serialized only when there is one.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishLogs {
+    pub server_id: String,
+    pub lines: Vec<crate::logs::LogEntry>,
+}
+
 /// Register a subscriber; returns its id and the sequence number of the last event
 /// published before it joined.
 #[derive(Message)]
@@ -119,6 +128,29 @@ impl Handler<Publish> for EventBus {
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
+    }
+}
+
+impl Handler<PublishLogs> for EventBus {
+    type Result = ();
+
+    fn handle(&mut self, msg: PublishLogs, ctx: &mut Self::Context) {
+        let wanted = self
+            .subscribers
+            .values()
+            .any(|s| s.log_topics.iter().any(|t| *t == msg.server_id || t == "*"));
+        if !wanted {
+            return;
+        }
+        let data = serde_json::json!({ "server_id": msg.server_id, "lines": msg.lines });
+        self.handle(
+            Publish {
+                kind: "logs:new",
+                data,
+                log_of: Some(msg.server_id),
+            },
+            ctx,
+        );
     }
 }
 

@@ -86,9 +86,21 @@ pub fn clear(c: &mut SqliteConnection, server: &str) -> QueryResult<usize> {
     diesel::delete(dsl::server_logs.filter(dsl::server_id.eq(server))).execute(c)
 }
 
-/// Deletes lines older than `before`.
+/// Deletes lines older than `before`, server by server along `(server_id, timestamp)`.
 pub fn prune_age(c: &mut SqliteConnection, before: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(dsl::server_logs.filter(dsl::timestamp.lt(before))).execute(c)
+    let servers: Vec<String> = super::schema::servers::table
+        .select(super::schema::servers::id)
+        .load(c)?;
+    let mut deleted = 0;
+    for s in servers {
+        deleted += diesel::delete(
+            dsl::server_logs
+                .filter(dsl::server_id.eq(&s))
+                .filter(dsl::timestamp.lt(before)),
+        )
+        .execute(c)?;
+    }
+    Ok(deleted)
 }
 
 #[derive(QueryableByName)]

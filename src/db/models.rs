@@ -71,16 +71,17 @@ pub struct LogRow {
     pub original_level: Option<String>,
 }
 
+/// Borrowed from the queued line: a flood of logs is not copied once more to be inserted.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = server_logs)]
-pub struct NewLogRow {
-    pub server_id: String,
-    pub level: String,
-    pub message: String,
-    pub source: Option<String>,
+pub struct NewLogRow<'a> {
+    pub server_id: &'a str,
+    pub level: &'a str,
+    pub message: &'a str,
+    pub source: Option<&'a str>,
     pub timestamp: NaiveDateTime,
     pub truncated: bool,
-    pub original_level: Option<String>,
+    pub original_level: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Insertable)]

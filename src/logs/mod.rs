@@ -9,7 +9,7 @@
 
 pub mod level;
 
-use crate::actors::bus::{EventBus, Publish};
+use crate::actors::bus::{EventBus, PublishLogs};
 use crate::db::Store;
 use crate::db::models::NewLogRow;
 use actix::Addr;
@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 /// Lines waiting for the store, across all servers; beyond this the oldest are dropped.
 pub const QUEUE_CAPACITY: usize = 100_000;
 /// Lines written per transaction at most.
-pub const BATCH: usize = 4_000;
+pub const BATCH: usize = 16_384;
 /// Longest line kept, in bytes; longer lines are cut and flagged `truncated`.
 pub const MAX_LINE: usize = 16 * 1024;
 /// Lines kept in memory per server for instant tails.
@@ -245,6 +245,8 @@ impl LogSender {
 }
 
 async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
+    // Lines indexed since the FTS segments were last merged in a quiet moment.
+    let mut unmerged = 0usize;
     loop {
         let (mut batch, dropped, closed) = {
             let mut q = lock(&shared.queue);
@@ -267,9 +269,15 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
             if closed {
                 return;
             }
+            if unmerged >= MERGE_AFTER {
+                unmerged = 0;
+                merge_segments(&store).await;
+                continue;
+            }
             shared.wake.notified().await;
             continue;
         }
+        unmerged += batch.len();
         let entries = write(&store, batch).await;
         let mut by_server: HashMap<String, Vec<LogEntry>> = HashMap::new();
         {
@@ -280,35 +288,56 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
                     r.pop_front();
                 }
                 r.push_back(e.clone());
-                by_server.entry(e.server_id.clone()).or_default().push(e);
+                match by_server.get_mut(&e.server_id) {
+                    Some(lines) => lines.push(e),
+                    None => {
+                        by_server.insert(e.server_id.clone(), vec![e]);
+                    }
+                }
             }
         }
-        for (server, lines) in by_server {
-            bus.do_send(Publish {
-                kind: "logs:new",
-                data: serde_json::json!({ "server_id": server, "lines": lines }),
-                log_of: Some(server),
-            });
+        for (server_id, mut lines) in by_server {
+            // A backlog is written in big batches; clients get it in events of a size they
+            // can take in one WebSocket message.
+            while lines.len() > EVENT_LINES {
+                let rest = lines.split_off(EVENT_LINES);
+                let head = std::mem::replace(&mut lines, rest);
+                bus.do_send(PublishLogs {
+                    server_id: server_id.clone(),
+                    lines: head,
+                });
+            }
+            bus.do_send(PublishLogs { server_id, lines });
         }
+    }
+}
+
+/// Lines per `logs:new` event at most.
+const EVENT_LINES: usize = 1_000;
+
+/// Lines indexed between two idle-time merges of the search index's segments.
+const MERGE_AFTER: usize = 20_000;
+
+/// Merges some FTS5 segments (bounded work) while no lines are waiting, so searches stay
+/// fast after a flood that the wide automerge setting left in many segments.
+async fn merge_segments(store: &Store) {
+    let result = store
+        .write(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(
+                "INSERT INTO server_logs_fts(server_logs_fts, rank) VALUES('merge', 500);",
+            )
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "merging the log search index failed");
     }
 }
 
 /// Writes one batch in one transaction and returns the stored entries with their ids.
 async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
-    let rows: Vec<NewLogRow> = batch
-        .iter()
-        .map(|l| NewLogRow {
-            server_id: l.server_id.clone(),
-            level: l.level.to_string(),
-            message: l.message.clone(),
-            source: Some(l.source.as_str().to_string()),
-            timestamp: l.timestamp.naive_utc(),
-            truncated: l.truncated,
-            original_level: l.original_level.clone(),
-        })
-        .collect();
     let started = std::time::Instant::now();
-    let n = rows.len();
+    let n = batch.len();
     let result = store
         .write(move |c| {
             use crate::db::schema::server_logs::dsl::server_logs;
@@ -316,11 +345,19 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
             // One cached prepared statement run per row is far faster in SQLite than one
             // statement with thousands of parameters. A row of a server deleted meanwhile
             // fails its foreign key and is skipped, without losing the others.
-            let ok: Vec<bool> = rows
+            let ok: Vec<bool> = batch
                 .iter()
-                .map(|r| {
+                .map(|l| {
                     diesel::insert_into(server_logs)
-                        .values(r)
+                        .values(NewLogRow {
+                            server_id: &l.server_id,
+                            level: l.level,
+                            message: &l.message,
+                            source: Some(l.source.as_str()),
+                            timestamp: l.timestamp.naive_utc(),
+                            truncated: l.truncated,
+                            original_level: l.original_level.as_deref(),
+                        })
                         .execute(c)
                         .is_ok()
                 })
@@ -356,7 +393,7 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
                 .bind::<diesel::sql_types::Integer, _>(hi)
                 .execute(c)?;
             }
-            Ok(ids)
+            Ok((batch, ids))
         })
         .await;
     tracing::trace!(
@@ -364,10 +401,10 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
         ms = started.elapsed().as_millis() as u64,
         "log batch written"
     );
-    let ids = match result {
-        Ok(ids) => ids,
+    let (batch, ids) = match result {
+        Ok(done) => done,
         Err(e) => {
-            tracing::error!(error = %e, lines = batch.len(), "writing log lines failed");
+            tracing::error!(error = %e, lines = n, "writing log lines failed");
             return vec![];
         }
     };
@@ -392,6 +429,14 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
 /// Text safe to store and show: invalid UTF-8 replaced, ANSI escapes and control
 /// characters (other than tab) removed.
 pub fn sanitize(bytes: &[u8]) -> String {
+    // Most lines are plain printable ASCII: one scan, one copy.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
+        && let Ok(plain) = std::str::from_utf8(bytes)
+    {
+        return plain.to_owned();
+    }
     let text = String::from_utf8_lossy(bytes);
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
