@@ -1,13 +1,15 @@
-//! The client side of `mcp-manager server …` and `mcp-manager health NAME`: the clap
-//! definitions, the HTTP calls to the daemon's REST API (`/api/servers…`), and the
-//! human-readable output (table, key/value details, one-line confirmations, the health report
-//! with its sparkline) or `--json`.
+//! The client side of `mcp-manager server …`, `mcp-manager health NAME` and
+//! `mcp-manager logs NAME`: the clap definitions, the HTTP calls to the daemon's REST API
+//! (`/api/servers…`, and the `/api/events` WebSocket for `logs -f`), and the human-readable
+//! output (table, key/value details, one-line confirmations, the health report with its
+//! sparkline, log lines) or `--json`.
 //!
 //! This module depends on nothing else in the crate: it only speaks the API's JSON, so the
 //! daemon's types can change without touching it as long as the wire format stays.
 //! Exit codes: 0 success, 1 API error (or a value found unusable after parsing), 2 daemon
 //! unreachable; usage errors are clap's, which also exit 2.
 
+use bytes::Bytes;
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::{Method, StatusCode, Url};
@@ -535,6 +537,8 @@ enum Failure {
     Api(String),
     /// The daemon could not be reached: exit 2.
     Unreachable(String),
+    /// Stdout was closed (`mcp-manager logs … | head`): stop quietly, exit 0.
+    Closed,
 }
 
 impl Failure {
@@ -542,11 +546,13 @@ impl Failure {
         match self {
             Failure::Api(_) => 1,
             Failure::Unreachable(_) => 2,
+            Failure::Closed => 0,
         }
     }
     fn message(&self) -> &str {
         match self {
             Failure::Api(m) | Failure::Unreachable(m) => m,
+            Failure::Closed => "",
         }
     }
 }
@@ -569,6 +575,7 @@ fn finish(result: Result<String, Failure>) -> i32 {
             emit(&output);
             0
         }
+        Err(Failure::Closed) => 0,
         Err(failure) => {
             eprintln!("error: {}", failure.message());
             failure.exit_code()
@@ -587,13 +594,8 @@ struct Session {
 
 impl Session {
     fn new(api: &ApiArgs) -> Result<Session, Failure> {
-        let token = api
-            .token
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
         Ok(Session {
-            client: Client::new(&api.url, token)?,
+            client: Client::new(&api.url, api_token(api))?,
             json: api.json,
             color: !api.json
                 && std::io::stdout().is_terminal()
@@ -601,6 +603,14 @@ impl Session {
             now: Utc::now(),
         })
     }
+}
+
+/// The API token given, if any (blank counts as none).
+fn api_token(api: &ApiArgs) -> Option<&str> {
+    api.token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 async fn execute(args: &ServerArgs) -> Result<String, Failure> {
@@ -906,6 +916,16 @@ struct Client {
 
 impl Client {
     fn new(url: &str, token: Option<&str>) -> Result<Client, Failure> {
+        Client::build(url, token, false)
+    }
+
+    /// A client for long answers (log exports, long histories): no limit on a whole
+    /// request, only on each wait for more of it.
+    fn streaming(url: &str, token: Option<&str>) -> Result<Client, Failure> {
+        Client::build(url, token, true)
+    }
+
+    fn build(url: &str, token: Option<&str>, streaming: bool) -> Result<Client, Failure> {
         let shown = url.trim().to_string();
         let base = Url::parse(&shown)
             .map_err(|e| Failure::Api(format!("invalid daemon URL `{url}`: {e}")))?;
@@ -914,9 +934,13 @@ impl Client {
                 "invalid daemon URL `{url}`: only http:// is supported"
             )));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+        let builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        let builder = if streaming {
+            builder.read_timeout(REQUEST_TIMEOUT)
+        } else {
+            builder.timeout(REQUEST_TIMEOUT)
+        };
+        let http = builder
             .user_agent(concat!("mcp-manager-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Failure::Api(format!("cannot set up the HTTP client: {e}")))?;
@@ -938,6 +962,46 @@ impl Client {
             .pop_if_empty()
             .extend(segments);
         Ok(url)
+    }
+
+    /// The WebSocket URL (`ws://`) of `segments`.
+    fn ws_endpoint(&self, segments: &[&str]) -> Result<Url, Failure> {
+        let mut url = self.endpoint(segments)?;
+        url.set_scheme("ws")
+            .map_err(|()| Failure::Api(format!("invalid daemon URL `{}`", self.shown)))?;
+        Ok(url)
+    }
+
+    /// `GET` whose successful answer is read piece by piece with [`Client::chunk`].
+    async fn stream(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<reqwest::Response, Failure> {
+        let mut url = self.endpoint(segments)?;
+        url.query_pairs_mut().extend_pairs(query);
+        let mut request = self.http.get(url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| self.send_failure(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.send_failure(&e))?;
+        Err(self.refusal(status, &bytes))
+    }
+
+    /// The next piece of a streamed answer; `None` at its end.
+    async fn chunk(&self, response: &mut reqwest::Response) -> Result<Option<Bytes>, Failure> {
+        response.chunk().await.map_err(|e| {
+            Failure::Unreachable(format!(
+                "lost the connection to the daemon at {} mid-answer: {}",
+                self.shown,
+                root_cause(&e)
+            ))
+        })
     }
 
     /// Sends one request and returns the `data` of a successful answer.
@@ -1000,12 +1064,17 @@ impl Client {
                 ))),
             }
         } else {
-            let mut message = error_message(status, &bytes);
-            if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
-                message.push_str(" (pass --token or set MCP_MANAGER_TOKEN)");
-            }
-            Err(Failure::Api(message))
+            Err(self.refusal(status, &bytes))
         }
+    }
+
+    /// The failure an error answer stands for.
+    fn refusal(&self, status: StatusCode, body: &[u8]) -> Failure {
+        let mut message = error_message(status, body);
+        if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
+            message.push_str(" (pass --token or set MCP_MANAGER_TOKEN)");
+        }
+        Failure::Api(message)
     }
 
     fn send_failure(&self, error: &reqwest::Error) -> Failure {
@@ -1693,6 +1762,1165 @@ fn render_health(
     out
 }
 
+// ---------------------------------------------------------------------------------------
+// logs NAME
+// ---------------------------------------------------------------------------------------
+
+/// Lines shown by `logs` without `-n` (and without `--since`).
+const DEFAULT_LINES: usize = 100;
+/// Lines asked for per page of logs (the API's maximum).
+const LOG_PAGE: usize = 5000;
+/// The first page of a catch-up: usually all that was missed.
+const CATCH_UP_FIRST_PAGE: usize = 500;
+/// A catch-up after a gap prints at most this many lines, the newest.
+const CATCH_UP_MAX: usize = 100_000;
+/// The largest WebSocket message accepted: a `logs:new` batch can hold thousands of lines
+/// of up to 16 KiB each. A larger one ends the connection, and the reconnection catches up
+/// over REST.
+const MAX_FRAME: usize = 256 * 1024 * 1024;
+/// The daemon pings every 10 s: this long without a frame means the connection is dead.
+const SILENCE_LIMIT: Duration = Duration::from_secs(35);
+/// The daemon does not acknowledge `subscribe_logs`: this long after sending it, a REST
+/// catch-up covers lines written before the subscription took effect.
+const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(500);
+/// Reconnection delays, doubling from the first to the last.
+const RECONNECT_MIN: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// Show a server's log lines, or follow them live.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Lines are printed oldest first as `TIME LEVEL SOURCE MESSAGE`, the time in local time with
+milliseconds (`--utc`: RFC 3339 in UTC); `--json` prints each line as the API's JSON object,
+one per line (NDJSON). Levels are debug < info < warn < error; sources are stdout, stderr,
+system (the manager's own lines: spawned, exited, restarting) and mcp (MCP log messages).
+
+Without `-n`, the newest 100 lines are shown; with `--since` and no `-n`, every line since
+then (like journalctl). `--grep` is the API's full-text search: all words must appear (any
+case), \"a phrase\" in quotes, `prefix*`; it is not a regular expression.
+
+With `-f` the history is printed first, then new lines as they are written (same filters),
+until Ctrl-C, the `--until` time, or the server's deletion (all exit 0). A lost connection to
+the daemon is retried, and the lines written in the meantime are caught up.
+
+`--export` streams every matching line (no `-n` limit) in the API's export format, to stdout
+or to `--output FILE` (written in full or not at all).
+
+Examples:
+  mcp-manager logs time                      # the newest 100 lines
+  mcp-manager logs time -f -n 20             # the newest 20, then follow
+  mcp-manager logs time --level warn --since 1h
+  mcp-manager logs time --source stderr,mcp --grep 'timeout conn*'
+  mcp-manager logs time --since '2026-01-02 09:00' --until '2026-01-02 10:00'
+  mcp-manager logs time --export csv --output time.csv")]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Server name or id
+    pub name: String,
+    /// After the history, print new lines as they come (until Ctrl-C)
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only lines at this level or above
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub level: Option<LogLevel>,
+    /// Only lines from these sources (comma-separated, or repeat the option)
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SOURCE")]
+    pub source: Vec<LogSource>,
+    /// Only lines from this time on: RFC 3339, a local `YYYY-MM-DD[ HH:MM[:SS]]`, an age
+    /// like `30s`, `15m`, `1h30m`, `2d`, `1w`, or `today`, `yesterday`, `now`
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only lines before this time (same forms as --since); with -f, stop then
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<DateTime<Utc>>,
+    /// Only lines with all these words, "a phrase", or prefix* (full-text search)
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+    /// How many of the newest matching lines to show, or `all` [default: 100, or all with
+    /// --since]
+    #[arg(short = 'n', long, value_name = "N", value_parser = parse_line_count)]
+    pub lines: Option<LineCount>,
+    /// Write every matching line in this format instead (streamed, no line limit)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        conflicts_with_all = ["follow", "lines", "json"]
+    )]
+    pub export: Option<ExportFormat>,
+    /// With --export: write to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE", requires = "export")]
+    pub output: Option<PathBuf>,
+    /// Do not colour the level (colour is used only on a terminal and without NO_COLOR)
+    #[arg(long)]
+    pub no_color: bool,
+    /// Print times as RFC 3339 in UTC instead of local time
+    #[arg(long)]
+    pub utc: bool,
+}
+
+/// The levels the daemon assigns, lowest first.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    #[value(alias = "warning")]
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+
+    fn parse(text: &str) -> Option<LogLevel> {
+        match text {
+            "debug" => Some(LogLevel::Debug),
+            "info" => Some(LogLevel::Info),
+            "warn" => Some(LogLevel::Warn),
+            "error" => Some(LogLevel::Error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogSource {
+    /// The server's stdout (lines that are not JSON-RPC)
+    Stdout,
+    /// The server's stderr
+    Stderr,
+    /// The manager's own lines about the server
+    System,
+    /// MCP log notifications
+    Mcp,
+}
+
+impl LogSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Stdout => "stdout",
+            LogSource::Stderr => "stderr",
+            LogSource::System => "system",
+            LogSource::Mcp => "mcp",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON array
+    Json,
+    /// One JSON object per line
+    Ndjson,
+    /// RFC 4180, with a header row
+    Csv,
+    /// `TIME LEVEL [SOURCE] MESSAGE`, UTC
+    Txt,
+}
+
+impl ExportFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+            ExportFormat::Txt => "txt",
+        }
+    }
+}
+
+/// `-n N` or `-n all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineCount {
+    Last(usize),
+    All,
+}
+
+fn parse_line_count(s: &str) -> Result<LineCount, String> {
+    let text = s.trim();
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(LineCount::All);
+    }
+    text.parse::<usize>()
+        .map(LineCount::Last)
+        .map_err(|_| format!("expected a number of lines or `all`, got `{s}`"))
+}
+
+/// `--since`/`--until`: an absolute time, or an age counted back from now.
+fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_when_at(s, Utc::now())
+}
+
+fn parse_when_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+    let text = s.trim();
+    let local = |naive: NaiveDateTime| -> Result<DateTime<Utc>, String> {
+        Local
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("`{s}` does not exist in the local time zone"))
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let today = now.with_timezone(&Local).date_naive();
+    match text {
+        "now" => return Ok(now),
+        "today" => return local(today.and_time(NaiveTime::MIN)),
+        "yesterday" => {
+            let day = today.pred_opt().unwrap_or(today);
+            return local(day.and_time(NaiveTime::MIN));
+        }
+        _ => {}
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return local(naive);
+        }
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return local(day.and_time(NaiveTime::MIN));
+    }
+    let age = text.strip_prefix('-').unwrap_or(text);
+    let age = age.strip_suffix("ago").unwrap_or(age).trim();
+    match parse_age(age) {
+        Some(secs) => chrono::Duration::try_seconds(secs)
+            .and_then(|d| now.checked_sub_signed(d))
+            .ok_or_else(|| format!("`{s}` is too far back")),
+        None => Err(format!(
+            "expected RFC 3339 (2026-01-02T15:04:05Z), a local time (2026-01-02 15:04), an \
+             age (30s, 15m, 1h30m, 2d, 1w), or today/yesterday/now; got `{s}`"
+        )),
+    }
+}
+
+/// `1h30m`, `90s`, `2d`, `1w` in seconds; `None` unless the whole text is such an age.
+fn parse_age(text: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    let mut parts = 0;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: i64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return None,
+        };
+        let n: i64 = digits.parse().ok()?;
+        digits.clear();
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        parts += 1;
+    }
+    (digits.is_empty() && parts > 0).then_some(total)
+}
+
+/// One part of a `--grep`: a run of words that must appear in this order, the last one
+/// possibly as a prefix. Mirrors how the daemon turns the text into an FTS5 query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GrepTerm {
+    words: Vec<String>,
+    prefix: bool,
+}
+
+/// The words the daemon's full-text index sees: runs of letters and digits, lowercased.
+/// (The index also folds diacritics, which this does not.)
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// `--grep` as terms: words (all must appear), `"a phrase"`, `prefix*`.
+fn grep_terms(input: &str) -> Vec<GrepTerm> {
+    let mut terms = Vec::new();
+    let mut chars = input.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        if c == '"' {
+            chars.next();
+            let phrase: String = chars.by_ref().take_while(|c| *c != '"').collect();
+            let words = words(&phrase);
+            if !words.is_empty() {
+                terms.push(GrepTerm {
+                    words,
+                    prefix: false,
+                });
+            }
+            continue;
+        }
+        let mut word = String::new();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                break;
+            }
+            word.push(c);
+            chars.next();
+        }
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(w) => (w.to_string(), true),
+            None => (word, false),
+        };
+        let words = words(&word);
+        if !words.is_empty() {
+            terms.push(GrepTerm { words, prefix });
+        }
+    }
+    terms
+}
+
+impl GrepTerm {
+    fn matches(&self, message: &[String]) -> bool {
+        let n = self.words.len();
+        if n == 0 || message.len() < n {
+            return n == 0;
+        }
+        message.windows(n).any(|window| {
+            window
+                .iter()
+                .zip(&self.words)
+                .enumerate()
+                .all(|(i, (got, want))| {
+                    if self.prefix && i + 1 == n {
+                        got.starts_with(want.as_str())
+                    } else {
+                        got == want
+                    }
+                })
+        })
+    }
+}
+
+/// The filters of `logs`: sent to the API as query parameters, and applied here to the
+/// lines that arrive live.
+#[derive(Debug, Default)]
+struct LogFilter {
+    level: Option<LogLevel>,
+    sources: Vec<LogSource>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    grep: Option<String>,
+    terms: Vec<GrepTerm>,
+}
+
+impl LogFilter {
+    fn new(args: &LogsArgs) -> LogFilter {
+        let grep = args
+            .grep
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string);
+        LogFilter {
+            level: args.level,
+            sources: args.source.clone(),
+            since: args.since,
+            until: args.until,
+            terms: grep.as_deref().map(grep_terms).unwrap_or_default(),
+            grep,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.level.is_none()
+            && self.sources.is_empty()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.grep.is_none()
+    }
+
+    /// The endpoint under `/api/servers/{id}/` that answers pages of these lines.
+    fn endpoint(&self) -> &'static [&'static str] {
+        if self.is_empty() {
+            &["logs"]
+        } else {
+            &["logs", "search"]
+        }
+    }
+
+    /// The API's query parameters for these filters (times sent as absolute RFC 3339, so
+    /// every page of a read means the same window).
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut query = Vec::new();
+        if let Some(grep) = &self.grep {
+            query.push(("q", grep.clone()));
+        }
+        if let Some(level) = self.level {
+            query.push(("level", level.as_str().to_string()));
+        }
+        if !self.sources.is_empty() {
+            let list: Vec<&str> = self.sources.iter().map(|s| s.as_str()).collect();
+            query.push(("source", list.join(",")));
+        }
+        if let Some(since) = self.since {
+            query.push(("since", time(since)));
+        }
+        if let Some(until) = self.until {
+            query.push(("until", time(until)));
+        }
+        query
+    }
+
+    /// Whether a line (the API's JSON) passes the filters, as the API would judge it.
+    fn matches(&self, entry: &Value) -> bool {
+        if let Some(min) = self.level {
+            match entry
+                .get("level")
+                .and_then(Value::as_str)
+                .and_then(LogLevel::parse)
+            {
+                Some(level) if level >= min => {}
+                _ => return false,
+            }
+        }
+        if !self.sources.is_empty() {
+            let source = entry.get("source").and_then(Value::as_str);
+            if !self.sources.iter().any(|s| Some(s.as_str()) == source) {
+                return false;
+            }
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(at) = time_field(entry, "timestamp") else {
+                return false;
+            };
+            if self.since.is_some_and(|since| at < since) || self.until.is_some_and(|u| at >= u) {
+                return false;
+            }
+        }
+        if !self.terms.is_empty() {
+            let message = words(entry.get("message").and_then(Value::as_str).unwrap_or(""));
+            if !self.terms.iter().all(|t| t.matches(&message)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A line's id (0 when missing).
+fn entry_id(entry: &Value) -> i64 {
+    entry.get("id").and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn level_color(level: &str) -> Option<&'static str> {
+    match level {
+        "error" => Some("\x1b[31m"),
+        "warn" => Some("\x1b[33m"),
+        "info" => Some("\x1b[32m"),
+        "debug" => Some("\x1b[90m"),
+        _ => None,
+    }
+}
+
+/// One line as `TIME LEVEL SOURCE MESSAGE`: local time with milliseconds, or RFC 3339 UTC.
+fn render_entry(entry: &Value, color: bool, utc: bool) -> String {
+    let time = match time_field(entry, "timestamp") {
+        Some(t) if utc => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        Some(t) => t
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string(),
+        None => "-".to_string(),
+    };
+    let level = str_field(entry, "level");
+    let shown = printable(&level.to_uppercase(), false);
+    let pad = " ".repeat(5usize.saturating_sub(shown.chars().count()));
+    let level_cell = match level_color(level) {
+        Some(code) if color => format!("{code}{shown}\x1b[0m{pad}"),
+        _ => format!("{shown}{pad}"),
+    };
+    let source = printable(str_field(entry, "source"), false);
+    let mut line = format!(
+        "{time} {level_cell} {source:<6} {}",
+        printable(str_field(entry, "message"), false)
+    );
+    if entry.get("truncated").and_then(Value::as_bool) == Some(true) {
+        line.push_str(" [truncated]");
+    }
+    line.push('\n');
+    line
+}
+
+/// Prints lines to stdout as text or NDJSON.
+struct Printer {
+    out: std::io::BufWriter<std::io::Stdout>,
+    json: bool,
+    color: bool,
+    utc: bool,
+}
+
+impl Printer {
+    fn print(&mut self, entry: &Value) -> Result<(), Failure> {
+        let text = if self.json {
+            let mut text = serde_json::to_string(entry)
+                .map_err(|e| Failure::Api(format!("cannot format a log line: {e}")))?;
+            text.push('\n');
+            text
+        } else {
+            render_entry(entry, self.color, self.utc)
+        };
+        self.out.write_all(text.as_bytes()).map_err(output_failure)
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        self.out.flush().map_err(output_failure)
+    }
+}
+
+/// A failed write to stdout: a closed pipe (`… | head`) ends the command quietly.
+fn output_failure(error: std::io::Error) -> Failure {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure::Closed
+    } else {
+        Failure::Api(format!("cannot write the output: {error}"))
+    }
+}
+
+/// Runs `logs NAME`, with the same exit codes as [`run`]. Errors are printed to stderr.
+pub async fn run_logs(args: LogsArgs) -> i32 {
+    // The WebSocket client runs its connection on the current thread.
+    let local = tokio::task::LocalSet::new();
+    let result = local.run_until(logs(&args)).await;
+    finish(result.map(|()| String::new()))
+}
+
+async fn logs(args: &LogsArgs) -> Result<(), Failure> {
+    let client = Client::streaming(&args.api.url, api_token(&args.api))?;
+    let server = client
+        .call(
+            Method::GET,
+            &["api", "servers", checked_ref(&args.name)?],
+            None,
+        )
+        .await?;
+    // Everything after by id, so a rename in between cannot mix two servers.
+    let id = server
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| checked_ref(id).is_ok())
+        .ok_or_else(|| Failure::Api("unexpected answer from the daemon: no server id".into()))?
+        .to_string();
+    let name = printable(
+        server.get("name").and_then(Value::as_str).unwrap_or(&id),
+        false,
+    );
+    let filter = LogFilter::new(args);
+
+    if let Some(format) = args.export {
+        return export(&client, &id, &filter, format, args.output.as_deref()).await;
+    }
+
+    let mut printer = Printer {
+        out: std::io::BufWriter::new(std::io::stdout()),
+        json: args.api.json,
+        color: !args.api.json
+            && !args.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal(),
+        utc: args.utc,
+    };
+    let count = match (args.lines, args.since) {
+        (Some(count), _) => count,
+        (None, Some(_)) => LineCount::All,
+        (None, None) => LineCount::Last(DEFAULT_LINES),
+    };
+    if !args.follow {
+        history(&client, &id, &filter, count, &mut printer).await?;
+        return Ok(());
+    }
+
+    // Subscribe before reading the history, so that nothing falls between the two.
+    let mut follower = Follower {
+        client: &client,
+        id: id.clone(),
+        name,
+        filter: &filter,
+        last_id: 0,
+        printer,
+    };
+    let Some(socket) = connect_events(&client, &id).await? else {
+        follower.deleted();
+        return Ok(());
+    };
+    follower.last_id = history(&client, &id, &filter, count, &mut follower.printer).await?;
+    follower.run(socket, args.until).await
+}
+
+/// Prints the history: the newest `count` matching lines, or all of them, oldest first.
+/// Returns the id of the newest line of the server seen (0 when none), where following goes
+/// on from.
+async fn history(
+    client: &Client,
+    id: &str,
+    filter: &LogFilter,
+    count: LineCount,
+    printer: &mut Printer,
+) -> Result<i64, Failure> {
+    let last = match count {
+        LineCount::All => stream_all(client, id, filter, printer).await?,
+        LineCount::Last(0) => {
+            // Nothing to print; following starts after the newest line there is.
+            let (data, _) = client
+                .page(&["api", "servers", id, "logs"], &[("limit", "1".into())])
+                .await?;
+            data.as_array()
+                .and_then(|lines| lines.last())
+                .map_or(0, entry_id)
+        }
+        LineCount::Last(n) => {
+            let (lines, _) = newest(client, id, filter, 0, n, n.min(LOG_PAGE)).await?;
+            for entry in &lines {
+                printer.print(entry)?;
+            }
+            lines.last().map_or(0, entry_id)
+        }
+    };
+    printer.flush()?;
+    Ok(last)
+}
+
+/// The newest matching lines with an id above `after`, at most `max`, oldest first, read
+/// page by page back in time (the first page of `first_page` lines); and whether older
+/// ones were left out because of `max`.
+async fn newest(
+    client: &Client,
+    id: &str,
+    filter: &LogFilter,
+    after: i64,
+    max: usize,
+    first_page: usize,
+) -> Result<(Vec<Value>, bool), Failure> {
+    let mut segments = vec!["api", "servers", id];
+    segments.extend_from_slice(filter.endpoint());
+    let mut pages: Vec<Vec<Value>> = Vec::new();
+    let mut total = 0;
+    let mut cursor: Option<i64> = None;
+    let mut page_size = first_page.clamp(1, LOG_PAGE);
+    loop {
+        let wanted = (max - total).min(page_size).max(1);
+        let mut query = filter.query();
+        query.push(("limit", wanted.to_string()));
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_string()));
+        }
+        let (data, next) = client.page(&segments, &query).await?;
+        let Value::Array(page) = data else {
+            return Err(Failure::Api(
+                "unexpected answer from the daemon: the log lines are not a list".into(),
+            ));
+        };
+        let reached = page.first().is_none_or(|e| entry_id(e) <= after);
+        let mut page: Vec<Value> = page.into_iter().filter(|e| entry_id(e) > after).collect();
+        // Oldest first: the newest are at the end.
+        let keep = (max - total).min(page.len());
+        page.drain(..page.len() - keep);
+        total += page.len();
+        pages.push(page);
+        if reached {
+            break;
+        }
+        match next {
+            // A cursor that does not move back would loop forever.
+            Some(next) if cursor.is_none_or(|c| next < c) => cursor = Some(next),
+            _ => break,
+        }
+        if total >= max {
+            pages.reverse();
+            return Ok((pages.into_iter().flatten().collect(), true));
+        }
+        page_size = LOG_PAGE;
+    }
+    pages.reverse();
+    Ok((pages.into_iter().flatten().collect(), false))
+}
+
+/// Prints every matching line, oldest first, streamed from the export endpoint as NDJSON
+/// (no limit, little memory). Returns the newest id printed.
+async fn stream_all(
+    client: &Client,
+    id: &str,
+    filter: &LogFilter,
+    printer: &mut Printer,
+) -> Result<i64, Failure> {
+    let mut query = filter.query();
+    query.push(("format", "ndjson".into()));
+    let mut response = client
+        .stream(&["api", "servers", id, "logs", "export"], &query)
+        .await?;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut last = 0;
+    let mut print_line = |line: &[u8], printer: &mut Printer| -> Result<(), Failure> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let entry: Value = serde_json::from_slice(line).map_err(|e| {
+            Failure::Api(format!(
+                "unexpected answer from the daemon: a bad log line: {e}"
+            ))
+        })?;
+        last = last.max(entry_id(&entry));
+        printer.print(&entry)
+    };
+    while let Some(chunk) = client.chunk(&mut response).await? {
+        pending.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
+            print_line(&pending[start..start + end], printer)?;
+            start += end + 1;
+        }
+        pending.drain(..start);
+        printer.flush()?;
+    }
+    print_line(&pending, printer)?;
+    Ok(last)
+}
+
+/// `--export`: the export endpoint's body, streamed to stdout or into a file.
+async fn export(
+    client: &Client,
+    id: &str,
+    filter: &LogFilter,
+    format: ExportFormat,
+    output: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let mut query = filter.query();
+    query.push(("format", format.as_str().into()));
+    let mut response = client
+        .stream(&["api", "servers", id, "logs", "export"], &query)
+        .await?;
+    let Some(path) = output else {
+        let mut out = std::io::stdout().lock();
+        while let Some(chunk) = client.chunk(&mut response).await? {
+            out.write_all(&chunk).map_err(output_failure)?;
+        }
+        return out.flush().map_err(output_failure);
+    };
+    // Into a temporary file next to the target, renamed when complete: FILE is never left
+    // half-written.
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Failure::Api(format!("--output {}: not a file name", path.display())))?;
+    let mut partial_name = std::ffi::OsString::from(".");
+    partial_name.push(file_name);
+    partial_name.push(format!(".partial-{}", std::process::id()));
+    let partial = path.with_file_name(partial_name);
+    let file_error =
+        |e: std::io::Error| Failure::Api(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::File::create(&partial).map_err(file_error)?;
+    let written: Result<(), Failure> = async {
+        while let Some(chunk) = client.chunk(&mut response).await? {
+            file.write_all(&chunk).map_err(file_error)?;
+        }
+        file.sync_all().map_err(file_error)?;
+        std::fs::rename(&partial, path).map_err(file_error)
+    }
+    .await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// Connects to `/api/events`, checks the snapshot, and subscribes to the server's lines.
+/// `None`: the server is gone.
+async fn connect_events(client: &Client, id: &str) -> Result<Option<Socket>, Failure> {
+    use futures::{SinkExt, StreamExt};
+    let url = client.ws_endpoint(&["api", "events"])?;
+    let mut request = awc::Client::builder()
+        .timeout(CONNECT_TIMEOUT)
+        .finish()
+        .ws(url.as_str())
+        .max_frame_size(MAX_FRAME);
+    if let Some(token) = &client.token {
+        request = request.bearer_auth(token);
+    }
+    let unreachable = |cause: String| {
+        Failure::Unreachable(format!(
+            "cannot reach the daemon at {}: {cause} (is `mcp-manager serve` running?)",
+            client.shown
+        ))
+    };
+    let (_, mut socket) = match tokio::time::timeout(CONNECT_TIMEOUT, request.connect()).await {
+        Err(_) => return Err(unreachable("no WebSocket answer in time".into())),
+        Ok(Err(awc::error::WsClientError::InvalidResponseStatus(status))) => {
+            let mut message = format!(
+                "the daemon at {} refused the event stream: HTTP {status}",
+                client.shown
+            );
+            if status == awc::http::StatusCode::UNAUTHORIZED && client.token.is_none() {
+                message.push_str(" (pass --token or set MCP_MANAGER_TOKEN)");
+            }
+            return Err(Failure::Api(message));
+        }
+        Ok(Err(awc::error::WsClientError::SendRequest(e))) => {
+            return Err(unreachable(root_cause(&e)));
+        }
+        Ok(Err(e)) => {
+            return Err(Failure::Api(format!(
+                "the event stream of the daemon at {} failed: {e}",
+                client.shown
+            )));
+        }
+        Ok(Ok(connected)) => connected,
+    };
+    // The snapshot comes first: it says whether the server still exists.
+    let lost = |what: String| {
+        Failure::Unreachable(format!(
+            "the event stream of the daemon at {} {what}",
+            client.shown
+        ))
+    };
+    loop {
+        let frame = match tokio::time::timeout(SILENCE_LIMIT, socket.next()).await {
+            Err(_) => return Err(lost("sent no snapshot".into())),
+            Ok(None) => return Err(lost("closed at once".into())),
+            Ok(Some(Err(e))) => return Err(lost(format!("failed: {e}"))),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        match frame {
+            awc::ws::Frame::Text(bytes) => {
+                let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+                    continue;
+                };
+                if event.get("type").and_then(Value::as_str) != Some("snapshot") {
+                    continue;
+                }
+                if !snapshot_has(&event, id) {
+                    return Ok(None);
+                }
+                break;
+            }
+            awc::ws::Frame::Ping(bytes) => {
+                let _ = socket.send(awc::ws::Message::Pong(bytes)).await;
+            }
+            awc::ws::Frame::Close(_) => return Err(lost("closed at once".into())),
+            _ => {}
+        }
+    }
+    let subscribe = serde_json::json!({"type": "subscribe_logs", "servers": [id]});
+    socket
+        .send(awc::ws::Message::Text(subscribe.to_string().into()))
+        .await
+        .map_err(|e| lost(format!("failed: {e}")))?;
+    Ok(Some(Box::new(socket)))
+}
+
+/// The event stream: WebSocket frames in, messages out.
+trait EventSocket:
+    futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+    + futures::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+    + Unpin
+{
+}
+
+impl<S> EventSocket for S where
+    S: futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+        + futures::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+        + Unpin
+{
+}
+
+type Socket = Box<dyn EventSocket>;
+
+/// Whether a `snapshot` event lists the server.
+fn snapshot_has(event: &Value, id: &str) -> bool {
+    event
+        .pointer("/data/servers")
+        .and_then(Value::as_array)
+        .is_some_and(|servers| {
+            servers
+                .iter()
+                .any(|s| s.get("id").and_then(Value::as_str) == Some(id))
+        })
+}
+
+/// Why one connection of `logs -f` ended.
+enum Ended {
+    /// Ctrl-C, SIGTERM, or the `--until` time: stop.
+    Stop,
+    /// The server was deleted: stop.
+    Deleted,
+    /// The connection failed: reconnect and catch up.
+    Lost(String),
+}
+
+/// What one event means for the follower.
+enum Seen {
+    Nothing,
+    Lines(Vec<Value>),
+    CatchUp,
+    Deleted,
+}
+
+/// Reads one event of `/api/events` as far as `logs -f` cares.
+fn read_event(bytes: &[u8], id: &str) -> Seen {
+    let Ok(mut event) = serde_json::from_slice::<Value>(bytes) else {
+        return Seen::Nothing;
+    };
+    let data_id = |key: &str| {
+        event
+            .pointer(&format!("/data/{key}"))
+            .and_then(Value::as_str)
+            == Some(id)
+    };
+    match event.get("type").and_then(Value::as_str) {
+        Some("logs:new") if data_id("server_id") => {
+            match event.pointer_mut("/data/lines").map(Value::take) {
+                Some(Value::Array(lines)) => Seen::Lines(lines),
+                _ => Seen::Nothing,
+            }
+        }
+        Some("server:deleted") if data_id("id") => Seen::Deleted,
+        Some("lagged") => Seen::CatchUp,
+        Some("snapshot") if !snapshot_has(&event, id) => Seen::Deleted,
+        _ => Seen::Nothing,
+    }
+}
+
+/// `logs -f` after the history: live lines, with reconnection and catch-up.
+struct Follower<'a> {
+    client: &'a Client,
+    id: String,
+    name: String,
+    filter: &'a LogFilter,
+    /// The newest line id seen: lines at or below it are not printed again.
+    last_id: i64,
+    printer: Printer,
+}
+
+impl Follower<'_> {
+    fn deleted(&self) {
+        eprintln!("{}: the server was deleted", self.name);
+    }
+
+    /// Prints the lines above `last_id`; `check` applies the filters (live lines are not
+    /// filtered by the daemon).
+    fn show(&mut self, lines: &[Value], check: bool) -> Result<(), Failure> {
+        for entry in lines {
+            let id = entry_id(entry);
+            if id <= self.last_id {
+                continue;
+            }
+            self.last_id = id;
+            if !check || self.filter.matches(entry) {
+                self.printer.print(entry)?;
+            }
+        }
+        self.printer.flush()
+    }
+
+    /// Reads over REST what was written since `last_id` and prints it. `Err(reason)` when
+    /// the daemon could not say (then reconnecting sorts it out).
+    async fn catch_up(&mut self) -> Result<Result<(), String>, Failure> {
+        let found = newest(
+            self.client,
+            &self.id,
+            self.filter,
+            self.last_id,
+            CATCH_UP_MAX,
+            CATCH_UP_FIRST_PAGE,
+        )
+        .await;
+        match found {
+            Ok((lines, cut)) => {
+                if cut {
+                    eprintln!(
+                        "note: more than {CATCH_UP_MAX} lines were missed; only the newest \
+                         are shown"
+                    );
+                }
+                self.show(&lines, false)?;
+                Ok(Ok(()))
+            }
+            Err(failure) => Ok(Err(failure.message().to_string())),
+        }
+    }
+
+    /// Follows until stopped: live lines over the WebSocket, reconnecting (and catching up)
+    /// when the connection is lost.
+    async fn run(mut self, socket: Socket, until: Option<DateTime<Utc>>) -> Result<(), Failure> {
+        let mut stop = std::pin::pin!(stop_signal(until));
+        let mut socket = Some(socket);
+        let mut delay = RECONNECT_MIN;
+        let mut outage = false;
+        loop {
+            let current = match socket.take() {
+                Some(s) => s,
+                None => {
+                    tokio::select! {
+                        () = stop.as_mut() => return Ok(()),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(RECONNECT_MAX);
+                    let connected = tokio::select! {
+                        () = stop.as_mut() => return Ok(()),
+                        connected = connect_events(self.client, &self.id) => connected,
+                    };
+                    match connected {
+                        Ok(None) => {
+                            self.deleted();
+                            return Ok(());
+                        }
+                        Ok(Some(s)) => {
+                            if outage {
+                                eprintln!("reconnected to the daemon at {}", self.client.shown);
+                            }
+                            s
+                        }
+                        Err(failure) => {
+                            if !outage {
+                                eprintln!("{}; reconnecting…", failure.message());
+                                outage = true;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            let started = std::time::Instant::now();
+            match self.session(current, &mut stop).await? {
+                Ended::Stop => return Ok(()),
+                Ended::Deleted => {
+                    self.deleted();
+                    return Ok(());
+                }
+                Ended::Lost(reason) => {
+                    eprintln!(
+                        "lost the connection to the daemon at {}: {reason}; reconnecting…",
+                        self.client.shown
+                    );
+                    outage = true;
+                    // A connection that lasted is no sign of trouble: retry at once.
+                    if started.elapsed() > SILENCE_LIMIT {
+                        delay = RECONNECT_MIN;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One connection: prints the server's new lines until it ends.
+    async fn session<F>(
+        &mut self,
+        mut socket: Socket,
+        stop: &mut std::pin::Pin<&mut F>,
+    ) -> Result<Ended, Failure>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        use futures::{SinkExt, StreamExt};
+        let mut settle = std::pin::pin!(tokio::time::sleep(SUBSCRIBE_SETTLE));
+        let mut settled = false;
+        let ended = loop {
+            tokio::select! {
+                () = stop.as_mut() => break Ended::Stop,
+                () = &mut settle, if !settled => {
+                    settled = true;
+                    if let Err(reason) = self.catch_up().await? {
+                        break Ended::Lost(reason);
+                    }
+                }
+                frame = tokio::time::timeout(SILENCE_LIMIT, socket.next()) => {
+                    let frame = match frame {
+                        Err(_) => break Ended::Lost(format!(
+                            "no message for {}s", SILENCE_LIMIT.as_secs()
+                        )),
+                        Ok(None) => break Ended::Lost("the connection closed".into()),
+                        Ok(Some(Err(e))) => break Ended::Lost(e.to_string()),
+                        Ok(Some(Ok(frame))) => frame,
+                    };
+                    match frame {
+                        awc::ws::Frame::Ping(bytes) => {
+                            if let Err(e) = socket.send(awc::ws::Message::Pong(bytes)).await {
+                                break Ended::Lost(e.to_string());
+                            }
+                        }
+                        awc::ws::Frame::Close(_) => {
+                            break Ended::Lost("the daemon closed the connection".into());
+                        }
+                        awc::ws::Frame::Text(bytes) => match read_event(&bytes, &self.id) {
+                            Seen::Nothing => {}
+                            Seen::Deleted => break Ended::Deleted,
+                            Seen::CatchUp => {
+                                if let Err(reason) = self.catch_up().await? {
+                                    break Ended::Lost(reason);
+                                }
+                            }
+                            Seen::Lines(lines) => {
+                                if !settled {
+                                    // Lines may have been written before the subscription
+                                    // took effect: read them first.
+                                    settled = true;
+                                    if let Err(reason) = self.catch_up().await? {
+                                        break Ended::Lost(reason);
+                                    }
+                                }
+                                self.show(&lines, true)?;
+                            }
+                        },
+                        _ => {}
+                    }
+                }
+            }
+        };
+        if !matches!(ended, Ended::Lost(_)) {
+            let close = socket.send(awc::ws::Message::Close(None));
+            let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+        }
+        Ok(ended)
+    }
+}
+
+/// Resolves at Ctrl-C, SIGTERM, or the `--until` time.
+async fn stop_signal(until: Option<DateTime<Utc>>) {
+    let until = async {
+        match until {
+            Some(t) => {
+                let wait = (t - Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+        () = until => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1710,6 +2938,17 @@ mod tests {
     enum TestCommand {
         Server(ServerArgs),
         Health(HealthArgs),
+        Logs(LogsArgs),
+    }
+
+    fn parse_logs(args: &[&str]) -> Result<LogsArgs, clap::Error> {
+        let argv = ["mcp-manager", "logs"]
+            .into_iter()
+            .chain(args.iter().copied());
+        TestCli::try_parse_from(argv).map(|cli| match cli.command {
+            TestCommand::Logs(logs) => logs,
+            other => panic!("expected logs, got {other:?}"),
+        })
     }
 
     fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
@@ -2467,6 +3706,272 @@ mod tests {
         );
     }
 
+    #[test]
+    fn logs_arguments() {
+        let args = parse_logs(&[
+            "time",
+            "-f",
+            "-n",
+            "20",
+            "--level",
+            "warning",
+            "--source",
+            "stderr,mcp",
+            "--source",
+            "system",
+            "--grep",
+            "conn*",
+            "--since",
+            "1h",
+            "--utc",
+        ])
+        .expect("parses");
+        assert_eq!(args.name, "time");
+        assert!(args.follow && args.utc && !args.no_color);
+        assert_eq!(args.lines, Some(LineCount::Last(20)));
+        assert_eq!(args.level, Some(LogLevel::Warn));
+        assert_eq!(
+            args.source,
+            [LogSource::Stderr, LogSource::Mcp, LogSource::System]
+        );
+        assert!(args.since.is_some_and(
+            |t| (Utc::now() - t).num_minutes() == 59 || (Utc::now() - t).num_minutes() == 60
+        ));
+        assert_eq!(
+            parse_logs(&["x", "-n", "all"]).expect("all").lines,
+            Some(LineCount::All)
+        );
+        let export = parse_logs(&["x", "--export", "csv", "-o", "out.csv"]).expect("export");
+        assert_eq!(export.export, Some(ExportFormat::Csv));
+        assert_eq!(export.output, Some(PathBuf::from("out.csv")));
+        for (bad, kind) in [
+            (
+                &["x", "--export", "csv", "-f"][..],
+                clap::error::ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["x", "--export", "csv", "-n", "3"][..],
+                clap::error::ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["x", "--export", "csv", "--json"][..],
+                clap::error::ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["x", "--output", "f"][..],
+                clap::error::ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["x", "--level", "loud"][..],
+                clap::error::ErrorKind::InvalidValue,
+            ),
+            (
+                &["x", "--source", "stdout,pipe"][..],
+                clap::error::ErrorKind::InvalidValue,
+            ),
+            (
+                &["x", "-n", "-3"][..],
+                clap::error::ErrorKind::UnknownArgument,
+            ),
+            (
+                &["x", "-n", "many"][..],
+                clap::error::ErrorKind::ValueValidation,
+            ),
+            (
+                &["x", "--since", "soon"][..],
+                clap::error::ErrorKind::ValueValidation,
+            ),
+            (&[][..], clap::error::ErrorKind::MissingRequiredArgument),
+        ] {
+            assert_eq!(
+                parse_logs(bad).map(|_| ()).unwrap_err().kind(),
+                kind,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_and_ages() {
+        let now = DateTime::parse_from_rfc3339("2026-03-04T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let at = |s: &str| parse_when_at(s, now);
+        assert_eq!(
+            at("2026-01-02T03:04:05+02:00").expect("rfc"),
+            "2026-01-02T01:04:05Z".parse::<DateTime<Utc>>().expect("t")
+        );
+        assert_eq!(at("now").expect("now"), now);
+        for (age, secs) in [
+            ("30s", 30),
+            ("15m", 900),
+            ("1h30m", 5400),
+            ("2d", 172_800),
+            ("1w", 604_800),
+            ("-1h", 3600),
+            ("1h ago", 3600),
+            ("0s", 0),
+        ] {
+            assert_eq!(
+                at(age).expect(age),
+                now - chrono::Duration::seconds(secs),
+                "{age}"
+            );
+        }
+        for bad in [
+            "",
+            "h",
+            "1x",
+            "1h30",
+            "soon",
+            "1.5h",
+            "2026-13-01",
+            "99999999999999999w",
+        ] {
+            assert!(at(bad).is_err(), "{bad}");
+        }
+        // Local dates and times.
+        let local = at("2026-01-02 03:04").expect("local");
+        assert_eq!(
+            local
+                .with_timezone(&Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            "2026-01-02 03:04:00"
+        );
+        let midnight = at("2026-01-02").expect("date");
+        assert_eq!(
+            midnight.with_timezone(&Local).format("%H:%M").to_string(),
+            "00:00"
+        );
+        let today = at("today").expect("today");
+        assert!(today - at("yesterday").expect("yesterday") > chrono::Duration::hours(22));
+        assert!(today <= now);
+    }
+
+    #[test]
+    fn grep_mirrors_the_full_text_search() {
+        let matches = |grep: &str, message: &str| {
+            let filter = LogFilter {
+                terms: grep_terms(grep),
+                grep: Some(grep.to_string()),
+                ..LogFilter::default()
+            };
+            filter.matches(&json!({"message": message}))
+        };
+        assert!(matches("timeout", "Request TIMEOUT after 5s"));
+        assert!(matches("timeout request", "request: timeout"));
+        assert!(!matches("timeout request", "timeout only"));
+        assert!(matches("conn*", "connection refused"));
+        assert!(!matches("conn", "connection refused"));
+        assert!(matches(
+            "\"broken pipe\"",
+            "write: Broken pipe (os error 32)"
+        ));
+        assert!(!matches("\"broken pipe\"", "pipe broken"));
+        assert!(matches("error_count=0", "stats: error count 0"));
+        assert!(matches("foo-ba*", "foo bar"));
+        assert!(!matches("terror", "error"));
+        // Nothing searchable: everything matches, as in the API.
+        assert!(grep_terms("  \"\" *** ").is_empty());
+        assert_eq!(
+            grep_terms("conn* \"Broken pipe\" db"),
+            [
+                GrepTerm {
+                    words: vec!["conn".into()],
+                    prefix: true
+                },
+                GrepTerm {
+                    words: vec!["broken".into(), "pipe".into()],
+                    prefix: false
+                },
+                GrepTerm {
+                    words: vec!["db".into()],
+                    prefix: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn live_lines_are_filtered_like_the_api_does() {
+        let at = "2026-03-04T12:00:00Z".parse::<DateTime<Utc>>().expect("t");
+        let line = |level: &str, source: &str, ts: DateTime<Utc>| {
+            json!({"id": 1, "level": level, "source": source, "message": "m",
+                   "timestamp": ts.to_rfc3339()})
+        };
+        let filter = LogFilter {
+            level: Some(LogLevel::Warn),
+            sources: vec![LogSource::Stderr, LogSource::Mcp],
+            since: Some(at),
+            until: Some(at + chrono::Duration::hours(1)),
+            ..LogFilter::default()
+        };
+        assert!(filter.matches(&line("warn", "stderr", at)));
+        assert!(filter.matches(&line("error", "mcp", at + chrono::Duration::minutes(59))));
+        assert!(!filter.matches(&line("info", "stderr", at)));
+        assert!(!filter.matches(&line("loud", "stderr", at)));
+        assert!(!filter.matches(&line("error", "system", at)));
+        assert!(!filter.matches(&json!({"level": "error", "source": null, "timestamp": at})));
+        assert!(!filter.matches(&line("error", "mcp", at - chrono::Duration::seconds(1))));
+        assert!(!filter.matches(&line("error", "mcp", at + chrono::Duration::hours(1))));
+        assert!(LogFilter::default().matches(&json!({})));
+        assert_eq!(LogFilter::default().endpoint(), ["logs"]);
+        assert_eq!(filter.endpoint(), ["logs", "search"]);
+        assert_eq!(
+            filter.query(),
+            [
+                ("level", "warn".to_string()),
+                ("source", "stderr,mcp".to_string()),
+                ("since", "2026-03-04T12:00:00.000000Z".to_string()),
+                ("until", "2026-03-04T13:00:00.000000Z".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn log_line_layout() {
+        let entry = json!({"id": 7, "level": "warn", "source": "mcp", "truncated": true,
+            "message": "[fixture] disk \x1b[2Jfull", "timestamp": "2026-03-04T12:00:00.123456Z"});
+        assert_eq!(
+            render_entry(&entry, false, true),
+            "2026-03-04T12:00:00.123Z WARN  mcp    [fixture] disk \\u{1b}[2Jfull [truncated]\n"
+        );
+        assert_eq!(
+            render_entry(&entry, true, true),
+            "2026-03-04T12:00:00.123Z \x1b[33mWARN\x1b[0m  mcp    [fixture] disk \\u{1b}[2Jfull \
+             [truncated]\n"
+        );
+        let local = render_entry(&entry, false, false);
+        let shown = "2026-03-04T12:00:00.123Z"
+            .parse::<DateTime<Utc>>()
+            .expect("t")
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string();
+        assert!(local.starts_with(&format!("{shown} WARN  mcp ")), "{local}");
+        let error = json!({"level": "error", "source": "stderr", "message": "boom"});
+        assert_eq!(render_entry(&error, false, true), "- ERROR stderr boom\n");
+    }
+
+    #[test]
+    fn events_that_matter_to_a_follower() {
+        let id = "s1";
+        let lines = br#"{"type":"logs:new","seq":3,"data":{"server_id":"s1","lines":[{"id":5}]}}"#;
+        assert!(matches!(read_event(lines, id), Seen::Lines(l) if l.len() == 1));
+        let other = br#"{"type":"logs:new","data":{"server_id":"s2","lines":[{"id":5}]}}"#;
+        assert!(matches!(read_event(other, id), Seen::Nothing));
+        let deleted = br#"{"type":"server:deleted","data":{"id":"s1","name":"x"}}"#;
+        assert!(matches!(read_event(deleted, id), Seen::Deleted));
+        let lagged = br#"{"type":"lagged","ts":"2026-01-01T00:00:00Z"}"#;
+        assert!(matches!(read_event(lagged, id), Seen::CatchUp));
+        let gone = br#"{"type":"snapshot","data":{"servers":[{"id":"s2"}]}}"#;
+        assert!(matches!(read_event(gone, id), Seen::Deleted));
+        let there = br#"{"type":"snapshot","data":{"servers":[{"id":"s1"}]}}"#;
+        assert!(matches!(read_event(there, id), Seen::Nothing));
+        assert!(matches!(read_event(b"not json", id), Seen::Nothing));
+    }
+
     #[tokio::test]
     async fn unreachable_daemon_exits_2() {
         // A port that was just free: connecting to it is refused.
@@ -2483,5 +3988,9 @@ mod tests {
         assert_eq!(run_health(args).await, 2);
         let args = parse_health(&["--url", &url, ".."]).expect("parses");
         assert_eq!(run_health(args).await, 1);
+        let args = parse_logs(&["--url", &url, "time"]).expect("parses");
+        assert_eq!(run_logs(args).await, 2);
+        let args = parse_logs(&["--url", &url, "time", "-f"]).expect("parses");
+        assert_eq!(run_logs(args).await, 2);
     }
 }

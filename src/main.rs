@@ -18,6 +18,8 @@ enum Cmd {
     Server(cli::ServerArgs),
     /// Show a server's health: state, uptime, the last hour's checks.
     Health(cli::HealthArgs),
+    /// Show a server's log lines, or follow them live (-f).
+    Logs(cli::LogsArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
         }
         Cmd::Server(server) => client(cli::run(server)),
         Cmd::Health(health) => client(cli::run_health(health)),
+        Cmd::Logs(logs) => client(cli::run_logs(logs)),
     };
     std::process::exit(code);
 }
