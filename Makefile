@@ -8,7 +8,7 @@ run:
 # Install what the tests need (idempotent), then run every test.
 test:
 	bash .ci/setup.sh
-	cargo nextest run --no-fail-fast
+	cargo nextest run --release --no-fail-fast
 
 lint:
 	cargo fmt --all -- --check

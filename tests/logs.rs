@@ -393,13 +393,21 @@ async fn a_flooding_server_is_never_blocked_and_every_line_is_stored_or_counted(
         ],
     );
     def["start"] = json!(true);
+    // One run only: every line counted below comes from this one flood.
+    def["restart_policy"] = json!("never");
+    def["start_timeout_secs"] = json!(120);
     d.create(def).await;
     let done = wait_lines(&d, "flood", "q=%22flood%20done%22", 1).await;
     let managed = took(done[0]["message"].as_str().unwrap_or(""));
-    // Its pace is a figure, not an assertion (tests run a debug build; the release build
-    // keeps up: see docs/benchmarks.md). Blocking would show as the flood never finishing.
     eprintln!("flood took {managed}s under the daemon, {alone}s alone");
-    assert!(managed.is_finite());
+    // A daemon that stopped reading its pipes would stall the child for good; one that
+    // reads slowly stretches it. The bound is loose (this runs alone, see
+    // .config/nextest.toml; the figures belong to bench/logs.py), but a blocked child
+    // cannot pass it.
+    assert!(
+        managed < alone * 2.5 + 1.5,
+        "the flood took {managed}s under the daemon, {alone}s alone"
+    );
     let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
         .unwrap_or_default()
         .lines()
