@@ -19,6 +19,8 @@
 # Needs node (>= 20) with npm, and python3 (>= 3.10) with the venv module.
 # Only the npm registry, PyPI and (for docker.io) Debian are used. The npm and
 # venv parts need no root; installing or starting dockerd does.
+# Also builds the web UI (make ui) and installs Debian's chromium for the
+# browser test (SKIP_BROWSER=1 skips chromium).
 # SKIP_DOCKER=1 skips the engine and the image.
 set -euo pipefail
 
@@ -198,8 +200,34 @@ setup_image() {
   bash tests/images/build.sh
 }
 
+# ------------------------------------------------- web UI and browser ----
+# The browser test drives Debian's chromium through playwright-core (no
+# browser download); the UI is built so the daemon embeds it.
+setup_chromium() {
+  if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+    log "chromium present (skipped)"
+    return
+  fi
+  [ "$(id -u)" = 0 ] || die "chromium missing and not root: apt-get install -y chromium"
+  log "installing Debian's chromium"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  [ -x /usr/bin/chromium ] || die "apt-get did not install /usr/bin/chromium"
+}
+
+setup_ui() {
+  log "web UI: make ui (npm ci when the lock file changed, build when sources changed)"
+  make -s ui
+}
+
 setup_npm
 setup_venv
+setup_ui
+if [ "${SKIP_BROWSER:-0}" = 1 ]; then
+  log "SKIP_BROWSER=1: chromium skipped"
+else
+  setup_chromium
+fi
 if [ "${SKIP_DOCKER:-0}" = 1 ]; then
   log "SKIP_DOCKER=1: docker engine and test image skipped"
 else

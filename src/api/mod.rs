@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod security;
 pub mod servers;
 pub mod system;
+pub mod ui;
 
 use crate::actors::bus::EventBus;
 use crate::actors::registry::Registry;
@@ -110,13 +111,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/events", web::get().to(events::events)),
     )
-    .default_service(web::to(not_found));
-}
-
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+    .default_service(web::to(ui::serve));
 }

@@ -33,3 +33,23 @@ pub struct ApiDoc;
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The UI's API types are generated from `frontend/openapi.json`; it must be this
+    /// document, or the UI compiles against an API the daemon does not have.
+    #[test]
+    fn the_frontend_copy_of_the_document_is_current() {
+        use utoipa::OpenApi;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/frontend/openapi.json");
+        let copy: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("frontend/openapi.json"))
+                .expect("JSON");
+        let live = serde_json::to_value(super::ApiDoc::openapi()).expect("document");
+        assert!(
+            copy == live,
+            "frontend/openapi.json is stale: run `cd frontend && npm run fetch:api && npm run gen:api` \
+             against a daemon built from this tree"
+        );
+    }
+}

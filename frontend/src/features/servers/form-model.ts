@@ -1,0 +1,369 @@
+// The add/edit form's model, pure so it is unit-tested: state ↔ API bodies, client-side
+// validation, and mapping the daemon's validation messages to the field they name.
+import type { RestartPolicy, ServerCreate, ServerPatch, ServerType, ServerView } from '@/lib/api';
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+export interface SecretRow {
+  key: string;
+  /** New value; empty keeps the stored one (for an existing secret). */
+  value: string;
+  /** Already stored on the daemon (only its name is known). */
+  existing: boolean;
+  remove: boolean;
+}
+
+export interface PortRow {
+  container_port: string;
+  host_port: string;
+  host_ip: string;
+}
+
+export const HEALTH_FIELDS = ['interval_secs', 'timeout_secs', 'failure_threshold', 'start_period_secs', 'restart_after_failures'] as const;
+export type HealthField = (typeof HEALTH_FIELDS)[number];
+
+export interface FormState {
+  name: string;
+  type: ServerType;
+  transport: 'stdio' | 'http';
+  command: string;
+  args: string[];
+  image: string;
+  url: string;
+  port: string;
+  health_endpoint: string;
+  working_directory: string;
+  env: KeyValue[];
+  secrets: SecretRow[];
+  restart_policy: RestartPolicy;
+  health: Record<HealthField, string>;
+  start_timeout_secs: string;
+  stop_grace_secs: string;
+  memory_mb: string;
+  cpus: string;
+  /** Container: ports published on the host. */
+  ports: PortRow[];
+  start: boolean;
+}
+
+export type FormErrors = Partial<Record<string, string>>;
+
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function emptyForm(): FormState {
+  return {
+    name: '',
+    type: 'process',
+    transport: 'stdio',
+    command: '',
+    args: [],
+    image: '',
+    url: '',
+    port: '',
+    health_endpoint: '',
+    working_directory: '',
+    env: [],
+    secrets: [],
+    restart_policy: 'on-failure',
+    health: { interval_secs: '', timeout_secs: '', failure_threshold: '', start_period_secs: '', restart_after_failures: '' },
+    start_timeout_secs: '',
+    stop_grace_secs: '',
+    memory_mb: '',
+    cpus: '',
+    ports: [],
+    start: true,
+  };
+}
+
+const str = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
+
+export function fromServer(s: ServerView): FormState {
+  return {
+    name: s.name,
+    type: s.type,
+    transport: s.transport,
+    command: s.command ?? '',
+    args: [...s.args],
+    image: s.image ?? '',
+    url: s.url ?? '',
+    port: str(s.port),
+    health_endpoint: s.health_endpoint ?? '',
+    working_directory: s.working_directory ?? '',
+    env: Object.entries(s.env).map(([key, value]) => ({ key, value })),
+    secrets: s.secret_env.map((key) => ({ key, value: '', existing: true, remove: false })),
+    restart_policy: s.restart_policy,
+    health: {
+      interval_secs: str(s.health.interval_secs),
+      timeout_secs: str(s.health.timeout_secs),
+      failure_threshold: str(s.health.failure_threshold),
+      start_period_secs: str(s.health.start_period_secs),
+      restart_after_failures: str(s.health.restart_after_failures),
+    },
+    start_timeout_secs: str(s.start_timeout_secs),
+    stop_grace_secs: str(s.stop_grace_secs),
+    memory_mb: str(s.memory_mb),
+    cpus: str(s.cpus),
+    ports: s.ports.map((p) => ({ container_port: String(p.container_port), host_port: str(p.host_port), host_ip: p.host_ip ?? '' })),
+    start: false,
+  };
+}
+
+export type Preset = 'npx' | 'uvx' | 'python-m';
+export const PRESETS: { id: Preset; label: string; type: ServerType; hint: string; placeholder: string }[] = [
+  { id: 'npx', label: 'Node.js package', type: 'nodejs', hint: 'npx -y PACKAGE', placeholder: '@modelcontextprotocol/server-everything' },
+  { id: 'uvx', label: 'Python package', type: 'python', hint: 'uvx PACKAGE', placeholder: 'mcp-server-time' },
+  { id: 'python-m', label: 'Python module', type: 'python', hint: 'python -m MODULE', placeholder: 'mcp_server_fetch' },
+];
+
+/** Fills type, command and arguments from a preset and a package (or module) name. */
+export function applyPreset(f: FormState, preset: Preset, pkg: string): FormState {
+  const p = pkg.trim();
+  const base = { ...f, transport: 'stdio' as const };
+  const name = f.name || suggestName(p);
+  switch (preset) {
+    case 'npx':
+      return { ...base, name, type: 'nodejs', command: 'npx', args: ['-y', p] };
+    case 'uvx':
+      return { ...base, name, type: 'python', command: 'uvx', args: [p] };
+    case 'python-m':
+      return { ...base, name, type: 'python', command: 'python3', args: ['-m', p] };
+  }
+}
+
+/** A valid server name derived from a package name: `@scope/server-x` → `server-x`. */
+export function suggestName(s: string): string {
+  const last = s.split('/').pop() ?? s;
+  return sanitizeName(last.replace(/@[^@]*$/, '') || s);
+}
+
+export function sanitizeName(s: string): string {
+  const n = s
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
+  return n;
+}
+
+function num(v: string): number | undefined {
+  return v.trim() === '' ? undefined : Number(v);
+}
+
+const isHttpUrl = (u: string) => {
+  try {
+    const x = new URL(u);
+    return x.protocol === 'http:' || x.protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
+
+export function validate(f: FormState): FormErrors {
+  const e: FormErrors = {};
+  if (!f.name.trim()) e.name = 'A name is required.';
+  else if (f.name.length > 64) e.name = 'At most 64 characters.';
+  else if (!NAME_RE.test(f.name)) e.name = "Use letters, digits, '.', '_' or '-', starting with a letter or digit.";
+
+  if (f.type === 'container') {
+    if (!f.image.trim()) e.image = 'An image is required for a container server (e.g. mcp/fetch).';
+  } else if (f.type === 'remote') {
+    if (!f.url.trim()) e.url = 'A URL is required for a remote server.';
+  } else if (!f.command.trim()) {
+    e.command = 'A command is required (e.g. npx, uvx, python3 or a path).';
+  }
+  if (f.url.trim() && !isHttpUrl(f.url.trim())) e.url = 'Use an http:// or https:// URL.';
+  if (f.transport === 'http' && f.type !== 'remote' && !f.url.trim() && !f.port.trim()) e.port = 'An HTTP server needs a port or a URL.';
+  if (f.port.trim()) {
+    const p = Number(f.port);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) e.port = 'A port is a whole number from 1 to 65535.';
+  }
+  if (f.working_directory.trim() && !f.working_directory.trim().startsWith('/') && f.type !== 'container')
+    e.working_directory = 'Use an absolute path (starting with /).';
+
+  const seen = new Set<string>();
+  f.env.forEach((row, i) => {
+    if (!row.key && !row.value) return;
+    if (!ENV_KEY_RE.test(row.key)) e[`env.${i}`] = 'Names use letters, digits and _, not starting with a digit.';
+    else if (seen.has(row.key)) e[`env.${i}`] = `${row.key} is set twice.`;
+    seen.add(row.key);
+  });
+  f.secrets.forEach((row, i) => {
+    if (!row.key && !row.value && !row.existing) return;
+    if (!ENV_KEY_RE.test(row.key)) e[`secret.${i}`] = 'Names use letters, digits and _, not starting with a digit.';
+    else if (seen.has(row.key)) e[`secret.${i}`] = `${row.key} is set twice.`;
+    else if (!row.existing && !row.value) e[`secret.${i}`] = 'Enter a value (it is stored write-only).';
+    seen.add(row.key);
+  });
+
+  const portOk = (v: string) => Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 65535;
+  f.ports.forEach((p, i) => {
+    if (!p.container_port && !p.host_port && !p.host_ip) return;
+    if (!portOk(p.container_port)) e[`ports.${i}`] = 'The container port is a whole number from 1 to 65535.';
+    else if (p.host_port && !portOk(p.host_port)) e[`ports.${i}`] = 'The host port is a whole number from 1 to 65535.';
+  });
+
+  const positive = (v: string, key: string, opts: { integer?: boolean; min?: number } = {}) => {
+    if (v.trim() === '') return;
+    const n = Number(v);
+    const min = opts.min ?? 0;
+    if (!Number.isFinite(n) || n < min || (opts.integer && !Number.isInteger(n)))
+      e[key] = opts.integer ? `A whole number, at least ${min}.` : `A number, at least ${min}.`;
+  };
+  positive(f.health.interval_secs, 'health.interval_secs', { min: 0.1 });
+  positive(f.health.timeout_secs, 'health.timeout_secs', { min: 0.1 });
+  positive(f.health.failure_threshold, 'health.failure_threshold', { integer: true, min: 1 });
+  positive(f.health.start_period_secs, 'health.start_period_secs');
+  positive(f.health.restart_after_failures, 'health.restart_after_failures', { integer: true, min: 1 });
+  positive(f.start_timeout_secs, 'start_timeout_secs', { min: 1 });
+  positive(f.stop_grace_secs, 'stop_grace_secs');
+  positive(f.memory_mb, 'memory_mb', { integer: true, min: 4 });
+  positive(f.cpus, 'cpus', { min: 0.01 });
+  return e;
+}
+
+function portSpecs(rows: PortRow[]) {
+  return rows
+    .filter((p) => p.container_port.trim())
+    .map((p) => ({
+      container_port: Number(p.container_port),
+      host_port: p.host_port.trim() ? Number(p.host_port) : null,
+      host_ip: p.host_ip.trim() || null,
+    }));
+}
+
+function envMap(rows: KeyValue[]): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (const r of rows) if (r.key) m[r.key] = r.value;
+  return m;
+}
+
+function healthBody(f: FormState) {
+  const h: Record<string, number> = {};
+  for (const k of HEALTH_FIELDS) {
+    const v = num(f.health[k]);
+    if (v !== undefined) h[k] = v;
+  }
+  return h;
+}
+
+const opt = (v: string) => (v.trim() === '' ? undefined : v.trim());
+
+export function toCreateBody(f: FormState): ServerCreate {
+  const container = f.type === 'container';
+  const remote = f.type === 'remote';
+  const body: ServerCreate = {
+    name: f.name.trim(),
+    type: f.type,
+    transport: remote ? 'http' : f.transport,
+    restart_policy: f.restart_policy,
+    start: f.start,
+  };
+  if (!remote) {
+    if (opt(f.command)) body.command = opt(f.command);
+    const args = f.args.filter((a, i) => a !== '' || i < f.args.length - 1);
+    if (args.length) body.args = args;
+    if (opt(f.working_directory)) body.working_directory = opt(f.working_directory);
+    const env = envMap(f.env);
+    if (Object.keys(env).length) body.env = env;
+    const secrets: Record<string, string> = {};
+    for (const s of f.secrets) if (s.key && s.value && !s.remove) secrets[s.key] = s.value;
+    if (Object.keys(secrets).length) body.secret_env = secrets;
+  }
+  if (container && opt(f.image)) body.image = opt(f.image);
+  if (opt(f.url)) body.url = opt(f.url);
+  if (num(f.port) !== undefined) body.port = num(f.port);
+  if (opt(f.health_endpoint)) body.health_endpoint = opt(f.health_endpoint);
+  const h = healthBody(f);
+  if (Object.keys(h).length) body.health = h;
+  if (num(f.start_timeout_secs) !== undefined) body.start_timeout_secs = num(f.start_timeout_secs);
+  if (num(f.stop_grace_secs) !== undefined) body.stop_grace_secs = num(f.stop_grace_secs);
+  if (container) {
+    if (num(f.memory_mb) !== undefined) body.memory_mb = num(f.memory_mb);
+    if (num(f.cpus) !== undefined) body.cpus = num(f.cpus);
+    const ports = portSpecs(f.ports);
+    if (ports.length) body.ports = ports;
+  }
+  return body;
+}
+
+/** A PATCH body: every field the form shows (null clears), secrets merged by name. */
+export function toPatchBody(f: FormState): ServerPatch {
+  const nul = (v: string) => (v.trim() === '' ? null : v.trim());
+  const n = (v: string) => (v.trim() === '' ? null : Number(v));
+  const container = f.type === 'container';
+  const secret_env: Record<string, string | null> = {};
+  for (const s of f.secrets) {
+    if (!s.key) continue;
+    if (s.remove) {
+      if (s.existing) secret_env[s.key] = null;
+    } else if (s.value) secret_env[s.key] = s.value;
+  }
+  const body: ServerPatch = {
+    name: f.name.trim(),
+    type: f.type,
+    transport: f.transport,
+    command: nul(f.command),
+    args: f.args.filter((a, i) => a !== '' || i < f.args.length - 1),
+    working_directory: nul(f.working_directory),
+    env: envMap(f.env),
+    url: nul(f.url),
+    port: n(f.port),
+    health_endpoint: nul(f.health_endpoint),
+    restart_policy: f.restart_policy,
+    health: healthBody(f),
+  };
+  if (Object.keys(secret_env).length) body.secret_env = secret_env;
+  if (f.start_timeout_secs.trim()) body.start_timeout_secs = Number(f.start_timeout_secs);
+  if (f.stop_grace_secs.trim()) body.stop_grace_secs = Number(f.stop_grace_secs);
+  if (container) {
+    body.image = nul(f.image);
+    body.memory_mb = n(f.memory_mb);
+    body.cpus = n(f.cpus);
+    body.ports = portSpecs(f.ports);
+  }
+  return body;
+}
+
+/** Form fields the daemon's messages can name, most specific first. */
+const API_FIELDS = [
+  ...HEALTH_FIELDS.map((h) => `health.${h}`),
+  'working_directory',
+  'health_endpoint',
+  'start_timeout_secs',
+  'stop_grace_secs',
+  'secret_env',
+  'restart_policy',
+  'memory_mb',
+  'transport',
+  'ports',
+  'command',
+  'image',
+  'cpus',
+  'name',
+  'args',
+  'env',
+  'url',
+  'port',
+];
+
+/**
+ * The form field a daemon validation message is about (the field it names first), or null
+ * when it names none: "command is required for type 'process'" → `command`.
+ */
+export function fieldForApiError(message: string): string | null {
+  if (/^invalid body/i.test(message)) return null;
+  if (/named .* already exists/i.test(message)) return 'name';
+  let best: { field: string; at: number } | null = null;
+  for (const field of API_FIELDS) {
+    const re = new RegExp(`(^|[^A-Za-z0-9_.])${field.replace('.', '\\.')}(?![A-Za-z0-9_])`, 'i');
+    const m = re.exec(message);
+    if (!m) continue;
+    const at = m.index + m[1]!.length;
+    if (!best || at < best.at) best = { field, at };
+  }
+  if (best?.field === 'transport' && /url or a port/.test(message)) return 'port';
+  if (best?.field === 'health_endpoint') return 'health_endpoint';
+  return best?.field ?? null;
+}

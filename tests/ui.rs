@@ -1,0 +1,100 @@
+//! The web UI in a real browser against a real daemon: `frontend/e2e/ui.mjs` (playwright-core
+//! driving Debian's chromium, no browser download) adds a Python fixture server through the
+//! form, watches it become running and healthy live, searches and exports its logs, stops it,
+//! kills its process from outside (the page must show it within a second), imports two
+//! servers from an `mcpServers` JSON and deletes one. Screenshots go to
+//! `target/ui-screenshots`.
+//!
+//! Needs the built UI embedded in the binary (`cd frontend && npm ci && npm run build`
+//! before `cargo build`), `frontend/node_modules` and chromium (`CHROMIUM_PATH`, default
+//! `/usr/bin/chromium`). Without them the test fails and says what is missing.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+fn chromium() -> PathBuf {
+    let p = PathBuf::from(
+        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    assert!(
+        p.exists(),
+        "chromium not found at {} (apt-get install -y chromium, or set CHROMIUM_PATH)",
+        p.display()
+    );
+    p
+}
+
+fn frontend_ready() -> PathBuf {
+    let fe = repo().join("frontend");
+    assert!(
+        fe.join("dist/index.html").exists(),
+        "frontend/dist is missing: run `cd frontend && npm ci && npm run build`, then rebuild the daemon so it embeds the UI"
+    );
+    assert!(
+        fe.join("node_modules/playwright-core").exists(),
+        "frontend/node_modules is missing: run `cd frontend && npm ci`"
+    );
+    fe
+}
+
+#[tokio::test]
+async fn ui_in_a_real_browser() {
+    let fe = frontend_ready();
+    let chromium = chromium();
+    let d = Daemon::start_env(&[("MCP_MANAGER_HEALTH_INTERVAL", "1")]);
+
+    // The daemon must serve the built UI at / (and index.html for client-side routes).
+    for path in ["/", "/servers/new"] {
+        let resp = d
+            .http
+            .get(format!("{}{path}", d.url))
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        assert!(
+            status == 200 && body.contains("<div id=\"root\">"),
+            "the daemon does not serve the UI at {path} ({status}): was it built with frontend/dist present?\n{}",
+            body.chars().take(300).collect::<String>()
+        );
+    }
+
+    let shots = repo().join("target/ui-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    let started = Instant::now();
+    let out = Command::new("node")
+        .arg(fe.join("e2e/ui.mjs"))
+        .current_dir(&fe)
+        .env("MCP_MANAGER_URL", &d.url)
+        .env("CHROMIUM_PATH", &chromium)
+        .env("SCREENSHOT_DIR", &shots)
+        .env("FIXTURE_PY", fixture_py())
+        .env("PYTHON", "python3")
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    println!(
+        "ui.mjs took {:.1}s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        shots.display()
+    );
+    assert!(
+        out.status.success(),
+        "the browser test failed ({}):\n{stderr}\n--- output ---\n{stdout}\n--- daemon log (tail) ---\n{}",
+        out.status,
+        tail(&d.log_text(), 60)
+    );
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
