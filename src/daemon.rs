@@ -119,17 +119,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
         config.prune_interval,
     ));
 
-    let checkpointer = actix_web::rt::spawn({
-        let store = store.clone();
-        async move {
-            let mut every = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                every.tick().await;
-                store.checkpoint_passive().await;
-            }
-        }
-    });
-
     let state = web::Data::new(AppState {
         registry: registry.clone(),
         bus: bus.clone(),
@@ -179,7 +168,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
     tracing::info!("flushing logs");
     watcher.abort();
     pruner.abort();
-    checkpointer.abort();
     drop(registry);
     log_sink.flush_and_close(Duration::from_secs(10)).await;
     store.close().await;

@@ -6,7 +6,7 @@ use super::schema::server_logs::dsl;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 
 /// What to select; every part optional.
@@ -28,13 +28,6 @@ fn filtered(f: &Filter) -> Boxed<'static> {
     let mut q = dsl::server_logs
         .filter(dsl::server_id.eq(f.server_id.clone()))
         .into_boxed();
-    if let Some(m) = &f.fts {
-        q = q.filter(
-            sql::<Bool>("id IN (SELECT rowid FROM server_logs_fts WHERE server_logs_fts MATCH ")
-                .bind::<Text, _>(m.clone())
-                .sql(")"),
-        );
-    }
     if let Some(levels) = &f.levels {
         q = q.filter(dsl::level.eq_any(levels.clone()));
     }
@@ -50,6 +43,66 @@ fn filtered(f: &Filter) -> Boxed<'static> {
     q
 }
 
+/// A full-text page: the FTS index drives, in rowid order from the cursor, and each hit is
+/// joined to its line by primary key and filtered, so a page of a word found on a million
+/// lines reads about a page of them (`id IN (SELECT rowid … MATCH)` would collect all).
+fn fts_page(
+    c: &mut SqliteConnection,
+    f: &Filter,
+    fts: &str,
+    bound: Option<i64>,
+    newest_first: bool,
+    limit: i64,
+) -> QueryResult<Vec<LogRow>> {
+    let (cmp, order) = if newest_first {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    let mut sql = String::from(
+        "SELECT l.id, l.server_id, l.level, l.message, l.source, l.timestamp, l.truncated, \
+         l.original_level FROM server_logs_fts f CROSS JOIN server_logs l ON l.id = f.rowid \
+         WHERE server_logs_fts MATCH ? AND l.server_id = ?",
+    );
+    if bound.is_some() {
+        sql.push_str(&format!(" AND f.rowid {cmp} ?"));
+    }
+    let placeholders = |n: usize| vec!["?"; n].join(", ");
+    if let Some(levels) = &f.levels {
+        sql.push_str(&format!(" AND l.level IN ({})", placeholders(levels.len())));
+    }
+    if let Some(sources) = &f.sources {
+        sql.push_str(&format!(
+            " AND l.source IN ({})",
+            placeholders(sources.len())
+        ));
+    }
+    if f.since.is_some() {
+        sql.push_str(" AND l.timestamp >= ?");
+    }
+    if f.until.is_some() {
+        sql.push_str(" AND l.timestamp < ?");
+    }
+    sql.push_str(&format!(" ORDER BY f.rowid {order} LIMIT ?"));
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<Sqlite>()
+        .bind::<Text, _>(fts.to_string())
+        .bind::<Text, _>(f.server_id.clone());
+    if let Some(b) = bound {
+        q = q.bind::<BigInt, _>(b);
+    }
+    for v in f.levels.iter().flatten().chain(f.sources.iter().flatten()) {
+        q = q.bind::<Text, _>(v.clone());
+    }
+    if let Some(s) = f.since {
+        q = q.bind::<Timestamp, _>(s);
+    }
+    if let Some(u) = f.until {
+        q = q.bind::<Timestamp, _>(u);
+    }
+    q.bind::<BigInt, _>(limit).load(c)
+}
+
 /// The newest matching lines older than `before` (an id), newest first, at most `limit`.
 pub fn page_back(
     c: &mut SqliteConnection,
@@ -57,6 +110,9 @@ pub fn page_back(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<LogRow>> {
+    if let Some(m) = &f.fts {
+        return fts_page(c, f, m, before, true, limit);
+    }
     let mut q = filtered(f);
     if let Some(b) = before {
         q = q.filter(sql::<Bool>("id < ").bind::<BigInt, _>(b));
@@ -74,6 +130,9 @@ pub fn page_forward(
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<LogRow>> {
+    if let Some(m) = &f.fts {
+        return fts_page(c, f, m, Some(after), false, limit);
+    }
     filtered(f)
         .filter(sql::<Bool>("id > ").bind::<BigInt, _>(after))
         .order(dsl::id.asc())

@@ -113,9 +113,6 @@ impl Store {
         // The writer merges FTS segments while logs pour in: pages it just wrote are read
         // back at once, and from its own cache that costs no system call.
         conn.batch_execute("PRAGMA cache_size = -32768;")?;
-        // Checkpoints run beside the writer ([`Store::checkpoint_passive`], driven by the
-        // daemon), not inside its commits, where they would stall a flood of log lines.
-        conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
         restrict_permissions(path);
         let url = path.to_string_lossy().to_string();
         let pool = Pool::builder()
@@ -185,14 +182,6 @@ impl Store {
         })
         .await
         .map_err(|e| AppError::Internal(format!("store task: {e}")))?
-    }
-
-    /// Copies what the WAL holds into the database without waiting for the writer (which
-    /// does not checkpoint itself), so the WAL is reused instead of growing.
-    pub async fn checkpoint_passive(&self) {
-        let _ = self
-            .read(|c| c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);"))
-            .await;
     }
 
     /// Moves the WAL into the database and truncates it.

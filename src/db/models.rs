@@ -57,7 +57,7 @@ pub struct RunStateChange {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = server_logs)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite))]
 pub struct LogRow {
