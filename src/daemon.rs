@@ -143,6 +143,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
             .configure(api::configure)
     })
     .disable_signals()
+    // Clients pool idle connections for a minute or more (reqwest 90 s, browsers 60 s+);
+    // closing them after actix's default 5 s makes a client's next request race the close.
+    .keep_alive(Duration::from_secs(75))
     .shutdown_timeout(5)
     .workers(2)
     .bind(config.bind)

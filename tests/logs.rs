@@ -558,3 +558,92 @@ async fn retention_by_age_and_size_removes_the_right_rows_and_the_file_stops_gro
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .map(|v| v.trim().trim_end_matches(" kB").parse::<u64>().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_export_of_a_million_lines_streams_with_bounded_daemon_memory() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+    let d = Daemon::start();
+    let server = d.create(py_server("million", &[])).await;
+    let id = server["id"].as_str().expect("id").to_string();
+    // A million stored lines, written straight into the store beside the idle daemon (its
+    // writer has nothing to do): the export reads them like any others.
+    let mut c = SqliteConnection::establish(&d.dir.join("mcp-manager.db").display().to_string())
+        .expect("open the store");
+    c.batch_execute(&format!(
+        "PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE; \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
+         INSERT INTO server_logs (server_id, level, message, source, timestamp, truncated) \
+         SELECT '{id}', 'info', 'line ' || i || ' of the million, with \"quotes\", commas, and padding ' \
+         || substr('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 1, i % 70), \
+         'stderr', '2026-11-25 00:00:00.000000000', 0 FROM n; COMMIT;"
+    ))
+    .expect("fill");
+    drop(c);
+
+    let before = rss_kb(d.pid());
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampler = {
+        let (peak, pid) = (peak.clone(), d.pid());
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kb(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let resp = d
+        .http
+        .get(format!(
+            "{}/api/servers/million/logs/export?format=ndjson",
+            d.url
+        ))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut body = resp.bytes_stream();
+    let (mut bytes, mut lines, mut tail) = (0u64, 0u64, Vec::new());
+    let mut first: Option<Value> = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.expect("chunk");
+        bytes += chunk.len() as u64;
+        tail.extend_from_slice(&chunk);
+        while let Some(pos) = tail.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = tail.drain(..=pos).collect();
+            if first.is_none() {
+                first = Some(serde_json::from_slice(&line).expect("NDJSON line"));
+            }
+            lines += 1;
+        }
+    }
+    sampler.abort();
+    let last: Value = serde_json::from_slice(&tail).unwrap_or(Value::Null);
+    let grew_mb = (peak.load(std::sync::atomic::Ordering::Relaxed) - before) as f64 / 1024.0;
+    eprintln!("exported {lines} lines, {bytes} bytes; daemon RSS grew {grew_mb:.1} MB");
+    assert_eq!(
+        lines, 1_000_000,
+        "every line exported (last partial: {last})"
+    );
+    assert!(bytes > 150_000_000, "{bytes} bytes");
+    assert_eq!(
+        first.expect("first")["message"],
+        "line 1 of the million, with \"quotes\", commas, and padding x"
+    );
+    // The body is over 150 MB; the daemon holds a page of rows at a time.
+    assert!(
+        grew_mb < 64.0,
+        "daemon RSS grew {grew_mb:.1} MB during the export"
+    );
+}
