@@ -641,9 +641,28 @@ impl ServerRecord {
         validate_name(&self.name)?;
         match self.kind {
             ServerType::Remote => {
-                return Err(AppError::Validation(
-                    "type 'remote' is not supported by this build yet; use process, nodejs, python or container".into(),
-                ));
+                if self.url.is_none() {
+                    return Err(AppError::Validation(
+                        "url is required for type 'remote' (its Streamable HTTP endpoint)".into(),
+                    ));
+                }
+                let local_only = [
+                    ("command", self.command.is_some()),
+                    ("args", !self.args.is_empty()),
+                    ("working_directory", self.working_directory.is_some()),
+                    ("env", !self.env.is_empty()),
+                    ("secret_env", !self.secret_env.is_empty()),
+                    ("image", self.image.is_some()),
+                    ("port", self.port.is_some()),
+                    ("ports", !self.settings.ports.is_empty()),
+                    ("memory_mb", self.settings.memory_mb.is_some()),
+                    ("cpus", self.settings.cpus.is_some()),
+                ];
+                if let Some((field, _)) = local_only.iter().find(|(_, set)| *set) {
+                    return Err(AppError::Validation(format!(
+                        "{field} is not used by type 'remote': the manager does not run it, only connects to its url"
+                    )));
+                }
             }
             ServerType::Container => {
                 if self.image.as_deref().unwrap_or("").trim().is_empty() {
@@ -756,8 +775,17 @@ impl ServerRecord {
             generation: 0,
             mcp_info: None,
         };
+        let mut record = record;
+        record.remote_is_http();
         record.validate()?;
         Ok(record)
+    }
+
+    /// A remote server is only ever reached over HTTP.
+    fn remote_is_http(&mut self) {
+        if self.kind == ServerType::Remote {
+            self.transport = Transport::Http;
+        }
     }
 
     /// Applies a patch to a copy and validates the result; the original is untouched on error.
@@ -811,6 +839,7 @@ impl ServerRecord {
             r.settings.health = v;
         }
         r.updated_at = now;
+        r.remote_is_http();
         r.validate()?;
         Ok(r)
     }
@@ -883,6 +912,16 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_server_is_a_url_reached_over_http() {
+        let r = create(
+            serde_json::json!({"name": "r", "type": "remote", "url": "http://127.0.0.1:9/mcp"}),
+        )
+        .expect("remote");
+        assert_eq!(r.transport, Transport::Http);
+        assert_eq!(r.http_url().as_deref(), Some("http://127.0.0.1:9/mcp"));
+    }
+
+    #[test]
     fn invalid_definitions() {
         for bad in [
             serde_json::json!({"name": "a"}),
@@ -891,7 +930,10 @@ mod tests {
             serde_json::json!({"name": "a", "command": "x", "transport": "http"}),
             serde_json::json!({"name": "a", "command": "x", "start_timeout_secs": -1}),
             serde_json::json!({"name": "a", "type": "container"}),
-            serde_json::json!({"name": "a", "type": "remote", "url": "http://x"}),
+            serde_json::json!({"name": "a", "type": "remote"}),
+            serde_json::json!({"name": "a", "type": "remote", "url": "ftp://x"}),
+            serde_json::json!({"name": "a", "type": "remote", "url": "http://x", "command": "x"}),
+            serde_json::json!({"name": "a", "type": "remote", "url": "http://x", "env": {"A": "1"}}),
             serde_json::json!({"name": "a", "command": "x", "memory_mb": 64}),
             serde_json::json!({"name": "a", "type": "container", "image": "i", "ports": [{"container_port": 0}]}),
             serde_json::json!({"name": "a", "command": "x", "env": {"A": "1"}, "secret_env": {"A": "2"}}),

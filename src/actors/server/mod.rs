@@ -59,6 +59,10 @@ enum Handle {
     Container {
         id: Option<String>,
     },
+    /// A server the manager does not run: the run is the MCP session with its url.
+    Remote {
+        url: String,
+    },
 }
 
 /// One live run of the server.
@@ -84,19 +88,19 @@ impl Run {
     fn pid(&self) -> Option<u32> {
         match self.handle {
             Handle::Process { pid, .. } => Some(pid),
-            Handle::Container { .. } => None,
+            Handle::Container { .. } | Handle::Remote { .. } => None,
         }
     }
     fn pgid(&self) -> Option<i32> {
         match self.handle {
             Handle::Process { pgid, .. } => Some(pgid),
-            Handle::Container { .. } => None,
+            Handle::Container { .. } | Handle::Remote { .. } => None,
         }
     }
     fn container_id(&self) -> Option<&str> {
         match &self.handle {
             Handle::Container { id } => id.as_deref(),
-            Handle::Process { .. } => None,
+            Handle::Process { .. } | Handle::Remote { .. } => None,
         }
     }
 }
@@ -274,11 +278,50 @@ impl ServerActor {
         if let Some(h) = self.backoff_timer.take() {
             ctx.cancel_future(h);
         }
-        if self.rec.kind == crate::model::ServerType::Container {
-            self.begin_container_start(ctx);
-            return Ok(());
+        match self.rec.kind {
+            crate::model::ServerType::Container => {
+                self.begin_container_start(ctx);
+                Ok(())
+            }
+            crate::model::ServerType::Remote => {
+                self.begin_remote_start(ctx);
+                Ok(())
+            }
+            _ => self.begin_process_start(ctx),
         }
-        self.begin_process_start(ctx)
+    }
+
+    /// A remote run: nothing to spawn, only the MCP handshake with its url. It ends when
+    /// the user stops it (or the handshake fails); while it runs, health checks tell
+    /// whether the server still answers.
+    fn begin_remote_start(&mut self, ctx: &mut Context<Self>) {
+        let generation = self.rec.generation + 1;
+        self.rec.generation = generation;
+        self.rec.last_error = None;
+        let url = self.rec.http_url().unwrap_or_default();
+        self.log("info", format!("connecting to {url} (run {generation})"));
+        let deadline = self.start_deadline();
+        let server_id = self.rec.id.clone();
+        let logs = self.deps.logs.clone();
+        let target = url.clone();
+        let connect: LocalBoxFuture<'static, Result<McpSession, String>> =
+            Box::pin(
+                async move { McpSession::connect_http(&server_id, logs, &target, deadline).await },
+            );
+        let handle = self.spawn_handshake(ctx, generation, connect);
+        self.run = Some(Run {
+            generation,
+            handle: Handle::Remote { url },
+            started: Instant::now(),
+            session: None,
+            stdin: None,
+            handshake: Some(handle),
+            failed_start: None,
+            stop_timers: vec![],
+            oom: false,
+        });
+        let since = self.now();
+        self.set_status(Status::Starting { generation, since });
     }
 
     /// Spawns a process run. Everything the user can get wrong is checked before the fork.
@@ -667,6 +710,15 @@ impl ServerActor {
                 let id = id.clone();
                 self.stop_container(ctx, generation, id, grace);
             }
+            // The session was closed above; that is the whole run.
+            Handle::Remote { .. } => ctx.notify(ChildExited {
+                generation,
+                exit: ExitInfo {
+                    code: None,
+                    signal: None,
+                    at: Utc::now(),
+                },
+            }),
         }
         let deadline = self.now() + chrono::Duration::from_std(grace).unwrap_or_default();
         self.set_status(Status::Stopping {
@@ -699,7 +751,7 @@ impl ServerActor {
                     }
                 });
             }
-            Handle::Container { id: None } => {}
+            Handle::Container { id: None } | Handle::Remote { .. } => {}
         }
         for h in run.stop_timers {
             ctx.cancel_future(h);
@@ -718,6 +770,7 @@ impl ServerActor {
                 "container {}",
                 id.as_deref().map(short_id).unwrap_or("(not created)")
             ),
+            Handle::Remote { url } => format!("session with {url}"),
         };
         let oom = if run.oom { " (out of memory)" } else { "" };
         self.log(
