@@ -13,6 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
+use crate::health::HealthState;
+use crate::model::ServerView;
+use crate::state::StatusKind;
+
 /// One event as sent to clients: `{type, seq, ts, data}`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Event {
@@ -22,6 +26,108 @@ pub struct Event {
     pub ts: DateTime<Utc>,
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+}
+
+/// What each event type carries: the one definition of the event payloads, used to build
+/// every event and published in the OpenAPI document (as `EventPayload`), so clients do not
+/// write them again by hand. Serialized adjacently tagged, it is `{type, data}`; the bus
+/// adds `seq` and `ts`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", content = "data")]
+pub enum EventPayload {
+    /// First message of every connection, and again after `lagged`.
+    #[serde(rename = "snapshot")]
+    Snapshot { servers: Vec<ServerView> },
+    #[serde(rename = "server:created")]
+    ServerCreated { server: ServerView },
+    #[serde(rename = "server:updated")]
+    ServerUpdated { server: ServerView },
+    #[serde(rename = "server:deleted")]
+    ServerDeleted { id: String, name: String },
+    #[serde(rename = "server:status")]
+    ServerStatus {
+        id: String,
+        name: String,
+        status: StatusKind,
+        previous: StatusKind,
+        generation: u64,
+        server: ServerView,
+    },
+    /// The server's health state changed.
+    #[serde(rename = "server:health")]
+    ServerHealth {
+        id: String,
+        name: String,
+        health: HealthState,
+        previous: HealthState,
+        server: ServerView,
+    },
+    /// Progress of pulling a container server's image.
+    #[serde(rename = "server:pull")]
+    ServerPull {
+        id: String,
+        name: String,
+        image: String,
+        progress: String,
+    },
+    /// Every health check.
+    #[serde(rename = "health:update")]
+    HealthUpdate {
+        id: String,
+        name: String,
+        /// `healthy` or `unhealthy`: this check.
+        status: String,
+        /// The server's health state after this check.
+        health: String,
+        response_time_ms: Option<i32>,
+        error: Option<String>,
+        probes: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// New lines of one server's log, only to subscribers of that server's logs.
+    #[serde(rename = "logs:new")]
+    LogsNew {
+        server_id: String,
+        lines: Vec<crate::logs::LogEntry>,
+    },
+}
+
+impl EventPayload {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventPayload::Snapshot { .. } => "snapshot",
+            EventPayload::ServerCreated { .. } => "server:created",
+            EventPayload::ServerUpdated { .. } => "server:updated",
+            EventPayload::ServerDeleted { .. } => "server:deleted",
+            EventPayload::ServerStatus { .. } => "server:status",
+            EventPayload::ServerHealth { .. } => "server:health",
+            EventPayload::ServerPull { .. } => "server:pull",
+            EventPayload::HealthUpdate { .. } => "health:update",
+            EventPayload::LogsNew { .. } => "logs:new",
+        }
+    }
+
+    /// Its `data` as JSON.
+    pub fn data(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut m)) => m.remove("data").unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        }
+    }
+}
+
+impl From<EventPayload> for Publish {
+    fn from(p: EventPayload) -> Publish {
+        let log_of = match &p {
+            EventPayload::LogsNew { server_id, .. } => Some(server_id.clone()),
+            _ => None,
+        };
+        Publish {
+            kind: p.kind(),
+            data: p.data(),
+            log_of,
+        }
+    }
 }
 
 /// An event serialized once for every subscriber.
@@ -142,15 +248,11 @@ impl Handler<PublishLogs> for EventBus {
         if !wanted {
             return;
         }
-        let data = serde_json::json!({ "server_id": msg.server_id, "lines": msg.lines });
-        self.handle(
-            Publish {
-                kind: "logs:new",
-                data,
-                log_of: Some(msg.server_id),
-            },
-            ctx,
-        );
+        let event = EventPayload::LogsNew {
+            server_id: msg.server_id,
+            lines: msg.lines,
+        };
+        self.handle(Publish::from(event), ctx);
     }
 }
 

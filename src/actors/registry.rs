@@ -4,7 +4,7 @@
 //! the two can never wait on each other. Shutdown: [`ShutdownAll`] stops every server in
 //! parallel and answers when all of them are stopped.
 
-use super::bus::Publish;
+use super::bus::{EventPayload, Publish};
 use super::server::{self, Deps, ServerActor};
 use crate::error::{AppError, AppResult};
 use crate::model::{ServerCreate, ServerRecord, ServerView};
@@ -123,11 +123,11 @@ impl Handler<Create> for Registry {
                         .map(|e| e.addr.clone())
                         .ok_or_else(|| AppError::internal("created server vanished"))?;
                     let view = ServerView::from_record(&rec);
-                    act.deps.bus.do_send(Publish {
-                        kind: "server:created",
-                        data: serde_json::json!({ "server": view }),
-                        log_of: None,
-                    });
+                    act.deps
+                        .bus
+                        .do_send(Publish::from(EventPayload::ServerCreated {
+                            server: view.clone(),
+                        }));
                     Ok((view, addr))
                 }
                 Err(e) => {

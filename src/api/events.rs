@@ -22,11 +22,12 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn snapshot(state: &AppState, seq: u64) -> String {
     let servers = super::servers::views(state).await.unwrap_or_default();
+    let event = crate::actors::bus::EventPayload::Snapshot { servers };
     serde_json::json!({
-        "type": "snapshot",
+        "type": event.kind(),
         "seq": seq,
         "ts": chrono::Utc::now(),
-        "data": { "servers": servers },
+        "data": event.data(),
     })
     .to_string()
 }

@@ -20,15 +20,75 @@ use utoipa::OpenApi;
         crate::model::McpInfo, crate::model::McpItem, crate::state::StatusKind,
         crate::state::RestartPolicy, crate::state::BackoffSettings, crate::state::ExitInfo,
         crate::error::ErrorBody, crate::error::ErrorDetail, crate::actors::bus::Event,
+        crate::actors::bus::EventPayload,
         crate::logs::LogEntry, super::logs::LogPage, super::servers::ToolCall, super::system::SystemInfo,
         crate::health::HealthSettings, crate::health::EffectiveHealth, crate::health::HealthState,
         crate::health::CheckResult, crate::health::CheckRow, crate::health::Summary,
         crate::health::Streak, crate::health::Bucket, crate::actors::server::HealthView,
         super::health::CheckPage, super::health::Series,
     )),
-    tags((name = "servers"), (name = "health"), (name = "logs"), (name = "system"))
+    tags((name = "servers"), (name = "health"), (name = "logs"), (name = "system")),
+    modifiers(&DataEnvelope)
 )]
 pub struct ApiDoc;
+
+/// Success bodies are `{"data": …}` (see `super::ok`); the handlers' annotations name the
+/// payload, and this wraps every 2xx JSON body in the envelope the client really gets. The
+/// paged answers (`LogPage`, `CheckPage`) are written whole and already carry `data`.
+struct DataEnvelope;
+
+impl utoipa::Modify for DataEnvelope {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Schema};
+        use utoipa::openapi::{RefOr, path::HttpMethod};
+        const WHOLE: [&str; 2] = [
+            "#/components/schemas/LogPage",
+            "#/components/schemas/CheckPage",
+        ];
+        for item in doc.paths.paths.values_mut() {
+            for method in [
+                HttpMethod::Get,
+                HttpMethod::Post,
+                HttpMethod::Patch,
+                HttpMethod::Delete,
+            ] {
+                let op = match method {
+                    HttpMethod::Get => item.get.as_mut(),
+                    HttpMethod::Post => item.post.as_mut(),
+                    HttpMethod::Patch => item.patch.as_mut(),
+                    HttpMethod::Delete => item.delete.as_mut(),
+                    _ => None,
+                };
+                let Some(op) = op else { continue };
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if !status.starts_with('2') {
+                        continue;
+                    }
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let Some(content) = response.content.get_mut("application/json") else {
+                        continue;
+                    };
+                    let Some(schema) = content.schema.take() else {
+                        continue;
+                    };
+                    if matches!(&schema, RefOr::Ref(r) if WHOLE.contains(&r.ref_location.as_str()))
+                    {
+                        content.schema = Some(schema);
+                        continue;
+                    }
+                    content.schema = Some(RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .property("data", schema)
+                            .required("data")
+                            .build(),
+                    )));
+                }
+            }
+        }
+    }
+}
 
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
@@ -46,8 +106,23 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(path).expect("frontend/openapi.json"))
                 .expect("JSON");
         let live = serde_json::to_value(super::ApiDoc::openapi()).expect("document");
+        // Numbers compare by value: the copy went through JavaScript, which writes 1.0 as 1.
+        fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+            use serde_json::Value::*;
+            match (a, b) {
+                (Number(x), Number(y)) => x.as_f64() == y.as_f64(),
+                (Array(x), Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(u, v)| same(u, v))
+                }
+                (Object(x), Object(y)) => {
+                    x.len() == y.len()
+                        && x.iter().all(|(k, u)| y.get(k).is_some_and(|v| same(u, v)))
+                }
+                _ => a == b,
+            }
+        }
         assert!(
-            copy == live,
+            same(&copy, &live),
             "frontend/openapi.json is stale: run `cd frontend && npm run fetch:api && npm run gen:api` \
              against a daemon built from this tree"
         );

@@ -396,6 +396,98 @@ export interface components {
             ts: string;
             type: string;
         };
+        /**
+         * @description What each event type carries: the one definition of the event payloads, used to build
+         *     every event and published in the OpenAPI document (as `EventPayload`), so clients do not
+         *     write them again by hand. Serialized adjacently tagged, it is `{type, data}`; the bus
+         *     adds `seq` and `ts`.
+         */
+        EventPayload: {
+            /** @description First message of every connection, and again after `lagged`. */
+            data: {
+                servers: components["schemas"]["ServerView"][];
+            };
+            /** @enum {string} */
+            type: "snapshot";
+        } | {
+            data: {
+                server: components["schemas"]["ServerView"];
+            };
+            /** @enum {string} */
+            type: "server:created";
+        } | {
+            data: {
+                server: components["schemas"]["ServerView"];
+            };
+            /** @enum {string} */
+            type: "server:updated";
+        } | {
+            data: {
+                id: string;
+                name: string;
+            };
+            /** @enum {string} */
+            type: "server:deleted";
+        } | {
+            data: {
+                /** Format: int64 */
+                generation: number;
+                id: string;
+                name: string;
+                previous: components["schemas"]["StatusKind"];
+                server: components["schemas"]["ServerView"];
+                status: components["schemas"]["StatusKind"];
+            };
+            /** @enum {string} */
+            type: "server:status";
+        } | {
+            /** @description The server's health state changed. */
+            data: {
+                health: components["schemas"]["HealthState"];
+                id: string;
+                name: string;
+                previous: components["schemas"]["HealthState"];
+                server: components["schemas"]["ServerView"];
+            };
+            /** @enum {string} */
+            type: "server:health";
+        } | {
+            /** @description Progress of pulling a container server's image. */
+            data: {
+                id: string;
+                image: string;
+                name: string;
+                progress: string;
+            };
+            /** @enum {string} */
+            type: "server:pull";
+        } | {
+            /** @description Every health check. */
+            data: {
+                /** Format: date-time */
+                at: string;
+                error?: string | null;
+                /** @description The server's health state after this check. */
+                health: string;
+                id: string;
+                name: string;
+                probes: string[];
+                /** Format: int32 */
+                response_time_ms?: number | null;
+                /** @description `healthy` or `unhealthy`: this check. */
+                status: string;
+            };
+            /** @enum {string} */
+            type: "health:update";
+        } | {
+            /** @description New lines of one server's log, only to subscribers of that server's logs. */
+            data: {
+                lines: components["schemas"]["LogEntry"][];
+                server_id: string;
+            };
+            /** @enum {string} */
+            type: "logs:new";
+        };
         /** @description How a run ended. */
         ExitInfo: {
             /**
@@ -761,7 +853,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"][];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"][];
+                    };
                 };
             };
         };
@@ -785,7 +879,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             /** @description Name taken */
@@ -825,7 +921,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             404: {
@@ -856,7 +954,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             404: {
@@ -890,7 +990,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             404: {
@@ -936,7 +1038,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthView"];
+                    "application/json": {
+                        data: components["schemas"]["HealthView"];
+                    };
                 };
             };
             404: {
@@ -966,7 +1070,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CheckResult"];
+                    "application/json": {
+                        data: components["schemas"]["CheckResult"];
+                    };
                 };
             };
             404: {
@@ -1064,7 +1170,9 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        [key: string]: components["schemas"]["Summary"];
+                        data: {
+                            [key: string]: components["schemas"]["Summary"];
+                        };
                     };
                 };
             };
@@ -1288,7 +1396,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["McpInfo"];
+                    "application/json": {
+                        data: components["schemas"]["McpInfo"];
+                    };
                 };
             };
             404: {
@@ -1336,7 +1446,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             404: {
@@ -1374,7 +1486,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             404: {
@@ -1422,7 +1536,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServerView"];
+                    "application/json": {
+                        data: components["schemas"]["ServerView"];
+                    };
                 };
             };
             404: {
@@ -1468,7 +1584,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        data: Record<string, never>;
+                    };
                 };
             };
             404: {
@@ -1513,7 +1631,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SystemInfo"];
+                    "application/json": {
+                        data: components["schemas"]["SystemInfo"];
+                    };
                 };
             };
         };

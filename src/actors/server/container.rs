@@ -109,11 +109,14 @@ impl ServerActor {
                     if let Some(l) = &progress_logs {
                         l.system(&progress_id, "info", format!("pull: {line}"));
                     }
-                    bus.do_send(crate::actors::bus::Publish {
-                        kind: "server:pull",
-                        data: serde_json::json!({"id": progress_id, "name": name, "image": image, "progress": line}),
-                        log_of: None,
-                    });
+                    bus.do_send(crate::actors::bus::Publish::from(
+                        crate::actors::bus::EventPayload::ServerPull {
+                            id: progress_id.clone(),
+                            name: name.clone(),
+                            image: image.clone(),
+                            progress: line.to_string(),
+                        },
+                    ));
                 })
                 .await?;
             let id = engine.create(spec).await?;

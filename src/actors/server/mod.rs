@@ -8,7 +8,7 @@
 //! anything from an older generation is ignored. Shutdown: [`Shutdown`] stops the run like
 //! a user stop but keeps the desired state, so the next daemon start restores it.
 
-use super::bus::{EventBus, Publish};
+use super::bus::{EventBus, EventPayload, Publish};
 use super::probe::{HealthProbe, Monitor, ProbeTarget, Unmonitor};
 use crate::clock::SharedClock;
 use crate::db::Store;
@@ -164,12 +164,8 @@ impl ServerActor {
         }
     }
 
-    fn publish(&self, kind: &'static str, data: serde_json::Value) {
-        self.deps.bus.do_send(Publish {
-            kind,
-            data,
-            log_of: None,
-        });
+    fn publish(&self, event: EventPayload) {
+        self.deps.bus.do_send(Publish::from(event));
     }
 
     /// The single place a status changes: checks the table, persists, announces.
@@ -202,17 +198,14 @@ impl ServerActor {
         self.persist_run_state();
         if from != to {
             tracing::info!(server = %self.rec.name, %from, %to, "status");
-            self.publish(
-                "server:status",
-                serde_json::json!({
-                    "id": self.rec.id,
-                    "name": self.rec.name,
-                    "status": to,
-                    "previous": from,
-                    "generation": self.rec.generation,
-                    "server": self.view(),
-                }),
-            );
+            self.publish(EventPayload::ServerStatus {
+                id: self.rec.id.clone(),
+                name: self.rec.name.clone(),
+                status: to,
+                previous: from,
+                generation: self.rec.generation,
+                server: self.view(),
+            });
         }
     }
 
@@ -508,16 +501,13 @@ impl ServerActor {
                 .set(dsl::health_status.eq(value))
                 .execute(c)
         });
-        self.publish(
-            "server:health",
-            serde_json::json!({
-                "id": self.rec.id,
-                "name": self.rec.name,
-                "health": state,
-                "previous": previous,
-                "server": self.view(),
-            }),
-        );
+        self.publish(EventPayload::ServerHealth {
+            id: self.rec.id.clone(),
+            name: self.rec.name.clone(),
+            health: state,
+            previous,
+            server: self.view(),
+        });
     }
 
     /// Stores one check and announces it.
@@ -543,19 +533,16 @@ impl ServerActor {
                 .set(dsl::last_health_check.eq(Some(at)))
                 .execute(c)
         });
-        self.publish(
-            "health:update",
-            serde_json::json!({
-                "id": self.rec.id,
-                "name": self.rec.name,
-                "status": status,
-                "health": self.rec.health_status,
-                "response_time_ms": check.response_time_ms,
-                "error": check.error,
-                "probes": check.probes,
-                "at": check.at,
-            }),
-        );
+        self.publish(EventPayload::HealthUpdate {
+            id: self.rec.id.clone(),
+            name: self.rec.name.clone(),
+            status: status.to_string(),
+            health: self.rec.health_status.clone(),
+            response_time_ms: check.response_time_ms,
+            error: check.error,
+            probes: check.probes,
+            at: check.at,
+        });
     }
 
     fn start_deadline(&self) -> Instant {
@@ -1052,7 +1039,9 @@ impl Handler<ApplyPatch> for ServerActor {
         self.rec = updated;
         self.persist_definition();
         let view = self.view();
-        self.publish("server:updated", serde_json::json!({ "server": view }));
+        self.publish(EventPayload::ServerUpdated {
+            server: view.clone(),
+        });
         Ok(view)
     }
 }
@@ -1219,10 +1208,10 @@ impl Handler<Delete> for ServerActor {
             .into_actor(self)
             .map(|res, act, ctx| {
                 if res.is_ok() {
-                    act.publish(
-                        "server:deleted",
-                        serde_json::json!({"id": act.rec.id, "name": act.rec.name}),
-                    );
+                    act.publish(EventPayload::ServerDeleted {
+                        id: act.rec.id.clone(),
+                        name: act.rec.name.clone(),
+                    });
                     ctx.stop();
                 }
                 res
