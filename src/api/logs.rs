@@ -266,9 +266,15 @@ pub async fn export(
             )));
         }
     };
-    let name = path.into_inner();
-    let id = server_id(&state, &name).await?;
-    let filter = query.filter(id)?;
+    let view = state
+        .registry
+        .send(Lookup(path.into_inner()))
+        .await??
+        .send(GetView)
+        .await?;
+    // Named after the server (names are [A-Za-z0-9._-], safe in a header), not its id.
+    let name = view.name;
+    let filter = query.filter(view.id)?;
     let store = state.store.clone();
     let (ctype, ext) = match format {
         Format::Json => ("application/json", "json"),

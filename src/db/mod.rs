@@ -26,7 +26,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Pragmas set on every connection: WAL for concurrent readers, foreign keys for the seed's
 /// `ON DELETE CASCADE`, a busy timeout instead of immediate `SQLITE_BUSY`.
 pub const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;";
 
 #[derive(Debug)]
 struct Pragmas;
