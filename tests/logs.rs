@@ -207,6 +207,27 @@ INFO connection closed\n";
             "INFO connection closed"
         ]
     );
+    // Forward from an id (catching up): the same matches, oldest first, paged by `after`.
+    let mut forward = vec![];
+    let mut after = 0;
+    loop {
+        let (page, next) = search(
+            &d,
+            "known",
+            &format!("source=stderr&q=INFO&limit=2&after={after}"),
+        )
+        .await;
+        forward.extend(messages(&page));
+        match next {
+            Some(c) => after = c,
+            None => break,
+        }
+    }
+    assert_eq!(forward, all);
+    let (s, _) = d
+        .get("/api/servers/known/logs/search?cursor=5&after=1")
+        .await;
+    assert_eq!(s, 400);
     // Bad filters are 400s, and hostile search syntax is just text.
     let (s, _) = d.get("/api/servers/known/logs/search?level=loud").await;
     assert_eq!(s, 400);

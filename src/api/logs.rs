@@ -30,6 +30,10 @@ pub struct LogQuery {
     pub until: Option<String>,
     /// Lines older than this cursor (from `next_cursor`).
     pub cursor: Option<i64>,
+    /// Instead: the lines newer than this id, oldest first (catching up after a gap, e.g. a
+    /// dropped event connection); page on with the last id returned. `next_cursor` is then
+    /// the last id when more lines follow.
+    pub after: Option<i64>,
     /// Lines per page (default 200, at most 5000).
     pub limit: Option<i64>,
     /// Export only: `json` (default), `ndjson`, `csv` or `txt`.
@@ -116,6 +120,7 @@ impl LogQuery {
             && self.since.is_none()
             && self.until.is_none()
             && self.cursor.is_none()
+            && self.after.is_none()
     }
 }
 
@@ -147,6 +152,22 @@ async fn page(state: &AppState, reference: &str, query: &LogQuery) -> AppResult<
         });
     }
     let filter = query.filter(id)?;
+    if let Some(after) = query.after {
+        if query.cursor.is_some() {
+            return Err(AppError::BadRequest(
+                "use either cursor (older lines) or after (newer lines), not both".into(),
+            ));
+        }
+        let mut rows = state
+            .store
+            .read(move |c| q::page_forward(c, &filter, after, limit + 1))
+            .await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let data: Vec<LogEntry> = rows.into_iter().map(LogEntry::from_row).collect();
+        let next_cursor = more.then(|| data.last().map(|l| l.id)).flatten();
+        return Ok(LogPage { data, next_cursor });
+    }
     let cursor = query.cursor;
     let mut rows = state
         .store
@@ -183,7 +204,9 @@ pub async fn search(
 ) -> AppResult<HttpResponse> {
     let mut query = query.into_inner();
     // A search always asks the store (the memory tail is not searchable).
-    query.cursor = Some(query.cursor.unwrap_or(i64::MAX));
+    if query.after.is_none() {
+        query.cursor = Some(query.cursor.unwrap_or(i64::MAX));
+    }
     Ok(HttpResponse::Ok().json(page(&state, &path, &query).await?))
 }
 

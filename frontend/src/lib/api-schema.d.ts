@@ -280,31 +280,31 @@ export interface components {
              * @description First restart delay in seconds (default 1).
              * @default 1
              */
-            initial_secs: number;
+            initial_secs?: number;
             /**
              * Format: int32
              * @description After this many consecutive quick failures the server is `failed` (default 5).
              * @default 5
              */
-            max_failures: number;
+            max_failures?: number;
             /**
              * Format: double
              * @description Upper bound of the delay in seconds (default 60).
              * @default 60
              */
-            max_secs: number;
+            max_secs?: number;
             /**
              * Format: double
              * @description Delay multiplier per quick failure (default 2).
              * @default 2
              */
-            multiplier: number;
+            multiplier?: number;
             /**
              * Format: double
              * @description A run that lasted this long counts as stable and resets the backoff (default 30).
              * @default 30
              */
-            stable_secs: number;
+            stable_secs?: number;
         };
         /** @description One point of a bucketed history. */
         Bucket: {
@@ -1201,6 +1201,12 @@ export interface operations {
                 until?: string | null;
                 /** @description Lines older than this cursor (from `next_cursor`). */
                 cursor?: number | null;
+                /**
+                 * @description Instead: the lines newer than this id, oldest first (catching up after a gap, e.g. a
+                 *     dropped event connection); page on with the last id returned. `next_cursor` is then
+                 *     the last id when more lines follow.
+                 */
+                after?: number | null;
                 /** @description Lines per page (default 200, at most 5000). */
                 limit?: number | null;
                 /** @description Export only: `json` (default), `ndjson`, `csv` or `txt`. */
@@ -1285,6 +1291,12 @@ export interface operations {
                 until?: string | null;
                 /** @description Lines older than this cursor (from `next_cursor`). */
                 cursor?: number | null;
+                /**
+                 * @description Instead: the lines newer than this id, oldest first (catching up after a gap, e.g. a
+                 *     dropped event connection); page on with the last id returned. `next_cursor` is then
+                 *     the last id when more lines follow.
+                 */
+                after?: number | null;
                 /** @description Lines per page (default 200, at most 5000). */
                 limit?: number | null;
                 /** @description Export only: `json` (default), `ndjson`, `csv` or `txt`. */
@@ -1339,6 +1351,12 @@ export interface operations {
                 until?: string | null;
                 /** @description Lines older than this cursor (from `next_cursor`). */
                 cursor?: number | null;
+                /**
+                 * @description Instead: the lines newer than this id, oldest first (catching up after a gap, e.g. a
+                 *     dropped event connection); page on with the last id returned. `next_cursor` is then
+                 *     the last id when more lines follow.
+                 */
+                after?: number | null;
                 /** @description Lines per page (default 200, at most 5000). */
                 limit?: number | null;
                 /** @description Export only: `json` (default), `ndjson`, `csv` or `txt`. */
