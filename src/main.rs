@@ -20,6 +20,8 @@ enum Cmd {
     Health(cli::HealthArgs),
     /// Show a server's log lines, or follow them live (-f).
     Logs(cli::LogsArgs),
+    /// Copy the daemon's store to a file while it runs (a consistent snapshot).
+    Backup(cli::BackupArgs),
 }
 
 fn main() {
@@ -44,6 +46,7 @@ fn main() {
         Cmd::Server(server) => client(cli::run(server)),
         Cmd::Health(health) => client(cli::run_health(health)),
         Cmd::Logs(logs) => client(cli::run_logs(logs)),
+        Cmd::Backup(backup) => client(cli::run_backup(backup)),
     };
     std::process::exit(code);
 }

@@ -5,6 +5,7 @@ pub mod events;
 pub mod health;
 pub mod logs;
 pub mod openapi;
+pub mod probes;
 pub mod security;
 pub mod servers;
 pub mod system;
@@ -108,8 +109,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/servers/{ref}/health/check", web::post().to(health::check))
             .route("/system", web::get().to(system::system))
+            .route("/system/backup", web::get().to(probes::backup))
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/events", web::get().to(events::events)),
     )
+    .route("/healthz", web::get().to(probes::healthz))
+    .route("/readyz", web::get().to(probes::readyz))
     .default_service(web::to(ui::serve));
 }

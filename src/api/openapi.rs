@@ -11,7 +11,7 @@ use utoipa::OpenApi;
         super::servers::patch, super::servers::delete, super::servers::start,
         super::servers::stop, super::servers::restart, super::servers::mcp,
         super::logs::recent, super::logs::search, super::logs::export, super::logs::clear,
-        super::servers::call_tool, super::system::system,
+        super::servers::call_tool, super::system::system, super::probes::backup,
         super::health::current, super::health::history, super::health::summary,
         super::health::check,
     ),
