@@ -95,7 +95,7 @@ impl LogQuery {
         };
         Ok(Filter {
             server_id,
-            fts: self.q.as_deref().and_then(q::fts_query),
+            fts: self.q.as_deref().and_then(q::Search::parse),
             levels,
             sources,
             since: self

@@ -26,7 +26,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Pragmas set on every connection: WAL for concurrent readers, foreign keys for the seed's
 /// `ON DELETE CASCADE`, a busy timeout instead of immediate `SQLITE_BUSY`.
 pub const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;";
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
 #[derive(Debug)]
 struct Pragmas;
@@ -112,7 +112,10 @@ impl Store {
         migrate(&mut conn)?;
         // The writer merges FTS segments while logs pour in: pages it just wrote are read
         // back at once, and from its own cache that costs no system call.
-        conn.batch_execute("PRAGMA cache_size = -32768;")?;
+        // It also reads them through a memory map: FTS5 merges read back every page of the
+        // segments they replace, and pread made that half the writer's time on a big table.
+        // (Only the writer: readers streaming an export would map the whole file into RSS.)
+        conn.batch_execute("PRAGMA cache_size = -32768; PRAGMA mmap_size = 1073741824;")?;
         restrict_permissions(path);
         let url = path.to_string_lossy().to_string();
         let pool = Pool::builder()

@@ -325,7 +325,7 @@ async fn merge_segments(store: &Store) {
         .write(|c| {
             use diesel::connection::SimpleConnection;
             c.batch_execute(
-                "INSERT INTO server_logs_fts(server_logs_fts, rank) VALUES('merge', 500);",
+                "INSERT INTO log_chunks_fts(log_chunks_fts, rank) VALUES('merge', 500);",
             )
         })
         .await;
@@ -379,20 +379,7 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
                     })
                 })
                 .collect();
-            // Index the batch for search in one statement.
-            let (lo, hi) = ids
-                .iter()
-                .flatten()
-                .fold((i32::MAX, i32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-            if lo <= hi {
-                diesel::sql_query(
-                    "INSERT INTO server_logs_fts(rowid, message) \
-                     SELECT id, message FROM server_logs WHERE id BETWEEN ? AND ?",
-                )
-                .bind::<diesel::sql_types::Integer, _>(lo)
-                .bind::<diesel::sql_types::Integer, _>(hi)
-                .execute(c)?;
-            }
+            index_chunks(c, &batch, &ids)?;
             Ok((batch, ids))
         })
         .await;
@@ -424,6 +411,51 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
             })
         })
         .collect()
+}
+
+/// Lines per search-index chunk at most (see migration `000005_log_chunks`).
+pub const CHUNK: usize = 64;
+
+/// Indexes the stored lines of a batch for search: each server's lines, in order, as
+/// documents of up to [`CHUNK`] lines.
+fn index_chunks(
+    c: &mut diesel::SqliteConnection,
+    batch: &[LogLine],
+    ids: &[Option<i32>],
+) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{Integer, Text};
+    let mut by_server: Vec<(&str, Vec<(i32, &str)>)> = Vec::new();
+    for (line, id) in batch.iter().zip(ids) {
+        let Some(id) = id else { continue };
+        match by_server.iter_mut().find(|(s, _)| *s == line.server_id) {
+            Some((_, lines)) => lines.push((*id, &line.message)),
+            None => by_server.push((&line.server_id, vec![(*id, &line.message)])),
+        }
+    }
+    let mut text = String::new();
+    for (server, lines) in by_server {
+        for chunk in lines.chunks(CHUNK) {
+            let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].0);
+            text.clear();
+            for (i, (_, message)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    text.push('\n');
+                }
+                text.push_str(message);
+            }
+            diesel::sql_query("INSERT INTO log_chunks (id, server_id, last_id) VALUES (?, ?, ?)")
+                .bind::<Integer, _>(first)
+                .bind::<Text, _>(server)
+                .bind::<Integer, _>(last)
+                .execute(c)?;
+            diesel::sql_query("INSERT INTO log_chunks_fts (rowid, text) VALUES (?, ?)")
+                .bind::<Integer, _>(first)
+                .bind::<Text, _>(&text)
+                .execute(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Text safe to store and show: invalid UTF-8 replaced, ANSI escapes and control
