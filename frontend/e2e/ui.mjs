@@ -5,9 +5,12 @@
 // Env: MCP_MANAGER_URL (daemon serving the built UI at /, required), CHROMIUM_PATH
 // (default /usr/bin/chromium), SCREENSHOT_DIR (default ./e2e-screenshots), FIXTURE_PY
 // (absolute path of tests/fixtures/mcp_fixture.py), PYTHON (default python3).
+// The remote-server steps start the fixture in HTTP mode on a free loopback port themselves.
 // The daemon should check health often (e.g. MCP_MANAGER_HEALTH_INTERVAL=1).
 // Exit code 0 on success; otherwise the failing step and why.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -32,6 +35,56 @@ const NAME = `py-fixture-${suffix}`;
 const IMPORT_A = `imported-a-${suffix}`;
 const IMPORT_B = `imported-b-${suffix}`;
 const TOKEN = `zebra${suffix}marker`;
+const REMOTE = `remote-${suffix}`;
+const IMPORT_R = `imported-remote-${suffix}`;
+
+/** A free loopback port (asked of the OS, then released for the fixture to take). */
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port. */
+async function waitListening(port, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((res) => {
+      const c = createConnection({ port, host: '127.0.0.1' }, () => {
+        c.destroy();
+        res(true);
+      });
+      c.on('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// The remote server: the same fixture, serving Streamable HTTP on a port of its own.
+let remoteFixture = null;
+let remoteUrl = '';
+async function startRemoteFixture() {
+  const port = await freePort();
+  remoteFixture = spawn(PYTHON, [FIXTURE, '--http', String(port), '--http-host', '127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  remoteFixture.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  const exited = new Promise((_, rej) => remoteFixture.once('exit', (code) => rej(new Error(`the HTTP fixture exited (${code}): ${stderr}`))));
+  await Promise.race([waitListening(port, 15_000), exited]);
+  remoteUrl = `http://127.0.0.1:${port}/mcp`;
+  return remoteUrl;
+}
+function stopRemoteFixture() {
+  if (remoteFixture && remoteFixture.exitCode === null) remoteFixture.kill('SIGKILL');
+  remoteFixture = null;
+}
+process.on('exit', stopRemoteFixture);
 
 async function api(method, path, body) {
   const res = await fetch(BASE + path, {
@@ -219,6 +272,41 @@ try {
     await r.locator('[data-testid=status][data-status=running]').waitFor({ timeout: 30_000 });
   });
 
+  await run('add a remote server (the fixture over HTTP) through the form', async () => {
+    const url = await startRemoteFixture();
+    log(`HTTP fixture at ${url}`);
+    await page.getByRole('link', { name: 'Add server', exact: true }).click();
+    await page.getByRole('heading', { name: 'Add a server', exact: true }).waitFor();
+    // Fill local fields first, then switch to Remote: none of them may be sent.
+    await page.getByLabel('Command', { exact: true }).fill(PYTHON);
+    await page.getByTestId('add-arg').click();
+    await page.getByLabel('Argument 1', { exact: true }).fill(FIXTURE);
+    await page.getByLabel('Name', { exact: true }).fill(REMOTE);
+    await page.getByLabel('Type', { exact: true }).selectOption('remote');
+    await page.getByLabel('URL', { exact: true }).fill(url);
+    await page.getByTestId('toggle-advanced').click();
+    await page.getByLabel('Check interval (s)', { exact: true }).fill('1');
+    await page.getByLabel('Quick failures before failed', { exact: true }).fill('3');
+    await shot('add-remote-form');
+    const [req] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/servers'),
+      page.getByTestId('submit-server').click(),
+    ]);
+    const body = req.postDataJSON();
+    const allowed = ['name', 'type', 'url', 'health', 'health_endpoint', 'restart_policy', 'start_timeout_secs', 'backoff', 'start'];
+    const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+    if (extra.length) throw new Error(`the remote create body has local fields: ${extra.join(', ')} (${JSON.stringify(body)})`);
+    if (body.type !== 'remote' || body.url !== url || body.health?.interval_secs !== 1 || body.backoff?.max_failures !== 3)
+      throw new Error(`unexpected remote create body ${JSON.stringify(body)}`);
+    await page.waitForURL(`**/servers/${REMOTE}`);
+    await page.locator('[data-testid=status][data-status=running]').first().waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid=health][data-health=healthy]').first().waitFor({ timeout: 30_000 });
+    await page.getByTestId('mcp-tools').getByText('echo', { exact: true }).waitFor();
+    const server = await api('GET', `/api/servers/${REMOTE}`);
+    if (server.transport !== 'http' || server.process_id) throw new Error(`remote server as the API shows it: ${JSON.stringify(server)}`);
+    await shot('remote-overview');
+  });
+
   await run('import two servers from an mcpServers JSON', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();
     await page.getByRole('heading', { name: 'Import servers', exact: true }).waitFor();
@@ -226,16 +314,17 @@ try {
       mcpServers: {
         [IMPORT_A]: { command: PYTHON, args: [FIXTURE], env: { FIXTURE_NOTE: 'a' } },
         [IMPORT_B]: { command: PYTHON, args: [FIXTURE, '--stderr-lines', '3'] },
+        [IMPORT_R]: { type: 'http', url: remoteUrl },
         [NAME]: { command: PYTHON, args: [FIXTURE] },
       },
     };
     await page.getByTestId('import-json').fill(JSON.stringify(doc, null, 2));
-    await page.locator('[data-testid=import-row]').nth(2).waitFor();
+    await page.locator('[data-testid=import-row]').nth(3).waitFor();
     const conflict = await page.locator(`[data-testid=import-row][data-name="${NAME}"] [data-testid=import-result]`).textContent();
     if (!/exists/.test(conflict ?? '')) throw new Error(`existing name not flagged as a conflict: ${conflict}`);
     await shot('import-preview');
     await page.getByTestId('import-submit').click();
-    for (const n of [IMPORT_A, IMPORT_B]) {
+    for (const n of [IMPORT_A, IMPORT_B, IMPORT_R]) {
       await page.locator(`[data-testid=import-row][data-name="${n}"] [data-testid=import-result]`).getByText('created').waitFor();
     }
     await shot('import-results');
@@ -243,6 +332,10 @@ try {
     await row(IMPORT_A).waitFor();
     await row(IMPORT_B).waitFor();
     await row(IMPORT_B).locator('[data-testid=status][data-status=running]').waitFor({ timeout: 30_000 });
+    // The VS Code `type: "http"` entry became a remote server, connected to the fixture.
+    await row(IMPORT_R).locator('[data-testid=status][data-status=running]').waitFor({ timeout: 30_000 });
+    const imported = await api('GET', `/api/servers/${IMPORT_R}`);
+    if (imported.type !== 'remote' || imported.url !== remoteUrl) throw new Error(`imported remote server: ${JSON.stringify(imported)}`);
   });
 
   await run('delete one (with confirmation)', async () => {
@@ -275,10 +368,13 @@ try {
     /* the page may be gone */
   }
   await browser.close();
+  for (const n of [NAME, IMPORT_A, IMPORT_B, REMOTE, IMPORT_R]) await api('DELETE', `/api/servers/${n}`).catch(() => {});
+  stopRemoteFixture();
   fail(`step "${step}": ${e instanceof Error ? e.message : String(e)}${consoleErrors.length ? `\nconsole errors:\n  ${consoleErrors.join('\n  ')}` : ''}`);
 }
 
 // Leave the daemon as we found it (best effort).
-for (const n of [NAME, IMPORT_A, IMPORT_B]) await api('DELETE', `/api/servers/${n}`).catch(() => {});
+for (const n of [NAME, IMPORT_A, IMPORT_B, REMOTE, IMPORT_R]) await api('DELETE', `/api/servers/${n}`).catch(() => {});
+stopRemoteFixture();
 await browser.close();
 log(`UI test passed; screenshots in ${SHOTS}`);

@@ -20,7 +20,7 @@ declare global {
 
 export function App() {
   const [qc] = useState(makeQueryClient);
-  const [events] = useState(() => new EventsClient(qc, eventsUrl()));
+  const [events] = useState(() => new EventsClient(qc, eventsUrl));
   useEffect(() => {
     window.__mcpManager = { events };
   }, [events]);

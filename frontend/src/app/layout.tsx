@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { ConnectionBanner, ConnectionDot } from '@/features/events/connection-banner';
 import { Link, useLocation } from './router';
 import { ThemeToggle } from './theme';
+import { ForgetTokenButton, TokenDialog } from './api-token';
 import { useSystem } from '@/lib/system';
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -35,7 +36,9 @@ export function Layout({ children }: { children: ReactNode }) {
             ))}
           </nav>
           <div className="ml-auto flex items-center gap-4">
+            <TokenDialog />
             <ConnectionDot />
+            <ForgetTokenButton />
             <ThemeToggle />
           </div>
         </div>

@@ -1,11 +1,11 @@
 // `GET /api/system`: daemon version, runtimes on its PATH, Docker reachability.
 import { useQuery } from '@tanstack/react-query';
-import { apiPath, get, type SystemInfo } from './api';
+import { api } from './api';
 
 export function useSystem() {
   return useQuery({
     queryKey: ['system'],
-    queryFn: ({ signal }) => get<SystemInfo>(apiPath('/system'), signal),
+    queryFn: ({ signal }) => api('get', '/api/system', { signal }),
     staleTime: 60_000,
   });
 }

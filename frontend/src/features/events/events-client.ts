@@ -3,6 +3,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import type { LogEntry, ServerView } from '@/lib/api';
 import { applyEvent, pullKeys, serverKeys } from './apply-event';
+import { withToken } from '@/lib/token';
 import { parseEvent } from './types';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
@@ -26,11 +27,12 @@ export class EventsClient {
   private readonly logListeners = new Map<string, Set<LogListener>>();
   private readonly throttled = new Map<string, { pending: boolean }>();
   private readonly qc: QueryClient;
-  private readonly url: string;
+  private readonly url: () => string;
 
-  constructor(qc: QueryClient, url: string) {
+  /** `url` is read at every (re)connect, so a new API token is picked up. */
+  constructor(qc: QueryClient, url: string | (() => string)) {
     this.qc = qc;
-    this.url = url;
+    this.url = typeof url === 'string' ? () => url : url;
   }
 
   start(): void {
@@ -43,6 +45,17 @@ export class EventsClient {
     window.clearTimeout(this.timer);
     this.ws?.close();
     this.ws = null;
+  }
+
+  /** Drops the connection and connects again at once (e.g. with a new API token). */
+  reconnect(): void {
+    if (this.closed) return;
+    const old = this.ws;
+    this.ws = null;
+    old?.close();
+    window.clearTimeout(this.timer);
+    this.attempts = 0;
+    this.connect();
   }
 
   getState = (): ConnectionState => this.state;
@@ -91,7 +104,7 @@ export class EventsClient {
     if (this.closed) return;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.url());
     } catch {
       this.scheduleReconnect();
       return;
@@ -169,7 +182,8 @@ export class EventsClient {
   }
 }
 
+/** The events URL; a browser cannot set headers on a WebSocket, so the API token rides as `?token=`. */
 export function eventsUrl(): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}/api/events`;
+  return withToken(`${proto}//${location.host}/api/events`);
 }

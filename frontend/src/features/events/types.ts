@@ -1,55 +1,25 @@
-// Event envelopes of `/api/events`. The OpenAPI document describes only the generic
-// `Event {type, seq, ts, data}`; the payloads are the documented ones (docs/api.md), built
-// from the generated schema types.
-import type { HealthState, LogEntry, Schemas, ServerView, StatusKind } from '@/lib/api';
+// Messages of `/api/events`, derived from the daemon's OpenAPI document: `EventPayload` is the
+// adjacently tagged `{type, data}` union of every event, and each message adds `seq` and `ts`
+// (from the document's `Event`). Nothing here restates a payload by hand.
+import type { EventPayload, Schemas } from '@/lib/api';
 
-type Envelope<T extends string, D> = Omit<Schemas['Event'], 'type' | 'data'> & { type: T; data: D };
+/** One event message: a payload of the document plus its sequence number and time. */
+export type DaemonPayloadEvent = EventPayload & Pick<Schemas['Event'], 'seq' | 'ts'>;
 
-export type SnapshotEvent = Envelope<'snapshot', { servers: ServerView[] }>;
-export type ServerCreatedEvent = Envelope<'server:created', { server: ServerView }>;
-export type ServerUpdatedEvent = Envelope<'server:updated', { server: ServerView }>;
-export type ServerDeletedEvent = Envelope<'server:deleted', { id: string; name: string }>;
-export type ServerStatusEvent = Envelope<
-  'server:status',
-  { id: string; name: string; status: StatusKind; previous: StatusKind; generation: number; server: ServerView }
->;
-export type ServerHealthEvent = Envelope<
-  'server:health',
-  { id: string; name: string; health: HealthState; previous: HealthState; server: ServerView }
->;
-export type HealthUpdateEvent = Envelope<
-  'health:update',
-  {
-    id: string;
-    name: string;
-    status: 'healthy' | 'unhealthy';
-    health: HealthState;
-    response_time_ms: number | null;
-    error: string | null;
-    probes: string[];
-    at: string;
-  }
->;
-export type ServerPullEvent = Envelope<'server:pull', { id: string; name: string; image: string; progress: string }>;
-export type LogsNewEvent = Envelope<'logs:new', { server_id: string; lines: LogEntry[] }>;
-/** Sent when this connection fell behind; a fresh snapshot follows. */
+/**
+ * Sent when this connection fell behind; a fresh snapshot follows. Not part of the
+ * document's `EventPayload` (it is a message of the connection, not an event of the bus).
+ */
 export interface LaggedEvent {
   type: 'lagged';
 }
 
-export type DaemonEvent =
-  | SnapshotEvent
-  | ServerCreatedEvent
-  | ServerUpdatedEvent
-  | ServerDeletedEvent
-  | ServerStatusEvent
-  | ServerHealthEvent
-  | HealthUpdateEvent
-  | ServerPullEvent
-  | LogsNewEvent
-  | LaggedEvent;
+export type DaemonEvent = DaemonPayloadEvent | LaggedEvent;
+export type EventType = DaemonEvent['type'];
+/** The message of one event type, e.g. `EventOf<'server:status'>`. */
+export type EventOf<T extends EventType> = Extract<DaemonEvent, { type: T }>;
 
-/** Parses one WebSocket message; null when it is not an event this UI knows. */
+/** Parses one WebSocket message; null when it is not an event message at all. */
 export function parseEvent(text: string): DaemonEvent | null {
   let v: unknown;
   try {
@@ -58,6 +28,7 @@ export function parseEvent(text: string): DaemonEvent | null {
     return null;
   }
   if (typeof v !== 'object' || v === null || typeof (v as { type?: unknown }).type !== 'string') return null;
-  // JSON boundary: the daemon's events match the documented shapes by type.
+  // JSON boundary: the daemon's messages match the document's `EventPayload` by type
+  // (unknown types fall through `applyEvent`'s default branch).
   return v as DaemonEvent;
 }

@@ -1,13 +1,13 @@
 // Servers: fetchers, query options and hooks. The list is the one source of truth for
 // server state: events keep it current (features/events), mutations write their answers in.
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { apiPath, del, enc, get, patch, post, type McpInfo, type ServerCreate, type ServerPatch, type ServerView } from '@/lib/api';
+import { api, type RequestBody, type ServerCreate, type ServerPatch, type ServerView } from '@/lib/api';
 import { removeServer, serverKeys, upsertServer } from '@/features/events/apply-event';
 
 export const serversQuery = () =>
   queryOptions({
     queryKey: serverKeys.all,
-    queryFn: ({ signal }) => get<ServerView[]>(apiPath('/servers'), signal),
+    queryFn: ({ signal }) => api('get', '/api/servers', { signal }),
   });
 
 export function useServers() {
@@ -25,7 +25,7 @@ export function useServer(ref: string) {
 export const mcpQuery = (server: ServerView) =>
   queryOptions({
     queryKey: serverKeys.mcp(server.id),
-    queryFn: ({ signal }) => get<McpInfo>(apiPath(`/servers/${enc(server.id)}/mcp`), signal),
+    queryFn: ({ signal }) => api('get', '/api/servers/{ref}/mcp', { path: { ref: server.id }, signal }),
     retry: false,
   });
 
@@ -46,8 +46,7 @@ export type ServerAction = 'start' | 'stop' | 'restart';
 export function useServerAction() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, action }: { id: string; action: ServerAction }) =>
-      post<ServerView>(apiPath(`/servers/${enc(id)}/${action}`)),
+    mutationFn: ({ id, action }: { id: string; action: ServerAction }) => api('post', `/api/servers/{ref}/${action}`, { path: { ref: id } }),
     onSuccess: (server) => qc.setQueryData<ServerView[]>(serverKeys.all, (l) => upsertServer(l, server)),
   });
 }
@@ -55,13 +54,13 @@ export function useServerAction() {
 export function useDeleteServer() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (id: string) => del<ServerView>(apiPath(`/servers/${enc(id)}`)),
+    mutationFn: (id: string) => api('delete', '/api/servers/{ref}', { path: { ref: id } }),
     onSuccess: (server) => qc.setQueryData<ServerView[]>(serverKeys.all, (l) => removeServer(l, server.id)),
   });
 }
 
 export function createServer(body: ServerCreate) {
-  return post<ServerView>(apiPath('/servers'), body);
+  return api('post', '/api/servers', { body });
 }
 
 export function useCreateServer() {
@@ -75,11 +74,16 @@ export function useCreateServer() {
 export function useUpdateServer() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: ServerPatch }) => patch<ServerView>(apiPath(`/servers/${enc(id)}`), body),
+    mutationFn: ({ id, body }: { id: string; body: ServerPatch }) => api('patch', '/api/servers/{ref}', { path: { ref: id }, body }),
     onSuccess: (server) => qc.setQueryData<ServerView[]>(serverKeys.all, (l) => upsertServer(l, server)),
   });
 }
 
+type ToolCallBody = RequestBody<'/api/servers/{ref}/tools/{tool}/call', 'post'>;
+
 export function callTool(id: string, tool: string, args: Record<string, unknown>) {
-  return post<unknown>(apiPath(`/servers/${enc(id)}/tools/${enc(tool)}/call`), { arguments: args });
+  // `arguments` is any JSON object; the document's bare `{"type": "object"}` is generated as
+  // `Record<string, never>`, so the one widening happens here.
+  const body: ToolCallBody = { arguments: args as ToolCallBody['arguments'] };
+  return api('post', '/api/servers/{ref}/tools/{tool}/call', { path: { ref: id, tool }, body });
 }

@@ -88,9 +88,11 @@ describe('bodies', () => {
       ports: [],
       restart_policy: 'always',
       health: { interval_secs: 2 },
+      backoff: { initial_secs: 1, multiplier: 2, max_secs: 60, stable_secs: 30, max_failures: 5 },
       start_timeout_secs: 120,
       stop_grace_secs: 10,
     } as unknown as ServerView);
+    expect(f.backoff).toEqual({ initial_secs: '1', multiplier: '2', max_secs: '60', stable_secs: '30', max_failures: '5' });
     expect(f.env).toEqual([{ key: 'A', value: '1' }]);
     expect(f.secrets).toEqual([{ key: 'TOKEN', value: '', existing: true, remove: false }]);
     expect(f.health.interval_secs).toBe('2');
@@ -134,5 +136,90 @@ describe('container ports', () => {
     expect(toCreateBody(f).ports).toEqual([{ container_port: 8080, host_port: null, host_ip: null }]);
     expect(validate({ ...f, ports: [{ container_port: 'x', host_port: '', host_ip: '' }] })['ports.0']).toBeDefined();
     expect(toPatchBody({ ...f, ports: [] }).ports).toEqual([]);
+  });
+});
+
+describe('remote servers', () => {
+  // What a local form left behind when the user switched the type to Remote.
+  const leftovers: Partial<FormState> = {
+    command: 'python3',
+    args: ['x.py'],
+    working_directory: '/tmp',
+    env: [{ key: 'A', value: '1' }],
+    secrets: [{ key: 'S', value: 'v', existing: false, remove: false }],
+    port: '8080',
+    image: 'img',
+    memory_mb: '64',
+    cpus: '1',
+    ports: [{ container_port: '1', host_port: '', host_ip: '' }],
+    stop_grace_secs: '3',
+  };
+
+  it('the create body is the url and the shared settings, nothing local', () => {
+    const f = form({
+      ...leftovers,
+      type: 'remote',
+      transport: 'http',
+      url: ' http://127.0.0.1:9000/mcp ',
+      health_endpoint: '/health',
+      health: { ...emptyForm().health, interval_secs: '1' },
+      start_timeout_secs: '20',
+      restart_policy: 'always',
+      backoff: { ...emptyForm().backoff, max_failures: '2' },
+    });
+    expect(validate(f)).toEqual({});
+    expect(toCreateBody(f)).toEqual({
+      name: 'time',
+      type: 'remote',
+      url: 'http://127.0.0.1:9000/mcp',
+      health_endpoint: '/health',
+      health: { interval_secs: 1 },
+      restart_policy: 'always',
+      start_timeout_secs: 20,
+      backoff: { max_failures: 2 },
+      start: true,
+    });
+  });
+
+  it('a patch to remote clears what the server had as a process, and sends no transport', () => {
+    const b = toPatchBody(
+      form({ ...leftovers, type: 'remote', url: 'http://h/mcp', secrets: [{ key: 'OLD', value: '', existing: true, remove: false }] }),
+    );
+    expect(b).toMatchObject({ type: 'remote', url: 'http://h/mcp', command: null, args: [], working_directory: null, env: {}, port: null, secret_env: { OLD: null } });
+    expect(b).toMatchObject({ image: null, memory_mb: null, cpus: null, ports: [] });
+    expect(b.transport).toBeUndefined();
+    expect(b.stop_grace_secs).toBeUndefined();
+    // A remote server edited as remote sends no local field at all.
+    const clean = toPatchBody(form({ type: 'remote', command: '', args: [], url: 'http://h/mcp' }));
+    for (const k of ['command', 'args', 'working_directory', 'env', 'port', 'image', 'ports', 'memory_mb', 'cpus', 'secret_env', 'transport'])
+      expect(clean).not.toHaveProperty(k);
+  });
+
+  it('maps "not used by type remote" to the field', () => {
+    expect(fieldForApiError("command is not used by type 'remote': the manager does not run it, only connects to its url")).toBe('command');
+  });
+});
+
+describe('backoff', () => {
+  const bo = (over: Partial<FormState['backoff']>) => form({ backoff: { ...emptyForm().backoff, ...over } });
+  it('validates each field and max against initial', () => {
+    expect(validate(bo({ initial_secs: '2', multiplier: '1.5', max_secs: '30', stable_secs: '10', max_failures: '3' }))).toEqual({});
+    expect(validate(bo({ multiplier: '0.5' }))['backoff.multiplier']).toMatch(/at least 1/);
+    expect(validate(bo({ max_failures: '0' }))['backoff.max_failures']).toBeDefined();
+    expect(validate(bo({ max_failures: '2.5' }))['backoff.max_failures']).toBeDefined();
+    expect(validate(bo({ initial_secs: '-1' }))['backoff.initial_secs']).toBeDefined();
+    expect(validate(bo({ stable_secs: '100000' }))['backoff.stable_secs']).toMatch(/86400/);
+    expect(validate(bo({ initial_secs: '10', max_secs: '5' }))['backoff.max_secs']).toMatch(/first delay/);
+    expect(validate(bo({ max_secs: '0.5' }))['backoff.max_secs']).toMatch(/default/);
+  });
+  it('sends only the fields set; a patch with none restores the defaults', () => {
+    expect(toCreateBody(bo({ initial_secs: '0.5', max_failures: '9' })).backoff).toEqual({ initial_secs: 0.5, max_failures: 9 });
+    expect(toCreateBody(form())).not.toHaveProperty('backoff');
+    expect(toPatchBody(bo({ multiplier: '3' })).backoff).toEqual({ multiplier: 3 });
+    expect(toPatchBody(form()).backoff).toEqual({});
+  });
+  it('maps the daemon messages to the backoff fields', () => {
+    expect(fieldForApiError('backoff.multiplier must be at least 1')).toBe('backoff.multiplier');
+    expect(fieldForApiError('backoff.max_secs must be at least backoff.initial_secs')).toBe('backoff.max_secs');
   });
 });

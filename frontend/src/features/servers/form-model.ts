@@ -1,6 +1,6 @@
 // The add/edit form's model, pure so it is unit-tested: state ↔ API bodies, client-side
 // validation, and mapping the daemon's validation messages to the field they name.
-import type { RestartPolicy, ServerCreate, ServerPatch, ServerType, ServerView } from '@/lib/api';
+import type { BackoffSettings, RestartPolicy, ServerCreate, ServerPatch, ServerType, ServerView } from '@/lib/api';
 
 export interface KeyValue {
   key: string;
@@ -24,6 +24,10 @@ export interface PortRow {
 export const HEALTH_FIELDS = ['interval_secs', 'timeout_secs', 'failure_threshold', 'start_period_secs', 'restart_after_failures'] as const;
 export type HealthField = (typeof HEALTH_FIELDS)[number];
 
+/** Restart backoff (docs/api.md "Create body"); every field optional, the daemon fills in the rest. */
+export const BACKOFF_FIELDS = ['initial_secs', 'multiplier', 'max_secs', 'stable_secs', 'max_failures'] as const satisfies readonly (keyof BackoffSettings)[];
+export type BackoffField = (typeof BACKOFF_FIELDS)[number];
+
 export interface FormState {
   name: string;
   type: ServerType;
@@ -39,6 +43,7 @@ export interface FormState {
   secrets: SecretRow[];
   restart_policy: RestartPolicy;
   health: Record<HealthField, string>;
+  backoff: Record<BackoffField, string>;
   start_timeout_secs: string;
   stop_grace_secs: string;
   memory_mb: string;
@@ -69,6 +74,7 @@ export function emptyForm(): FormState {
     secrets: [],
     restart_policy: 'on-failure',
     health: { interval_secs: '', timeout_secs: '', failure_threshold: '', start_period_secs: '', restart_after_failures: '' },
+    backoff: { initial_secs: '', multiplier: '', max_secs: '', stable_secs: '', max_failures: '' },
     start_timeout_secs: '',
     stop_grace_secs: '',
     memory_mb: '',
@@ -101,6 +107,13 @@ export function fromServer(s: ServerView): FormState {
       failure_threshold: str(s.health.failure_threshold),
       start_period_secs: str(s.health.start_period_secs),
       restart_after_failures: str(s.health.restart_after_failures),
+    },
+    backoff: {
+      initial_secs: str(s.backoff.initial_secs),
+      multiplier: str(s.backoff.multiplier),
+      max_secs: str(s.backoff.max_secs),
+      stable_secs: str(s.backoff.stable_secs),
+      max_failures: str(s.backoff.max_failures),
     },
     start_timeout_secs: str(s.start_timeout_secs),
     stop_grace_secs: str(s.stop_grace_secs),
@@ -166,15 +179,52 @@ export function validate(f: FormState): FormErrors {
   else if (f.name.length > 64) e.name = 'At most 64 characters.';
   else if (!NAME_RE.test(f.name)) e.name = "Use letters, digits, '.', '_' or '-', starting with a letter or digit.";
 
+  const remote = f.type === 'remote';
   if (f.type === 'container') {
     if (!f.image.trim()) e.image = 'An image is required for a container server (e.g. mcp/fetch).';
-  } else if (f.type === 'remote') {
+  } else if (remote) {
     if (!f.url.trim()) e.url = 'A URL is required for a remote server.';
   } else if (!f.command.trim()) {
     e.command = 'A command is required (e.g. npx, uvx, python3 or a path).';
   }
   if (f.url.trim() && !isHttpUrl(f.url.trim())) e.url = 'Use an http:// or https:// URL.';
-  if (f.transport === 'http' && f.type !== 'remote' && !f.url.trim() && !f.port.trim()) e.port = 'An HTTP server needs a port or a URL.';
+  if (!remote) validateLocal(f, e);
+
+  const positive = (v: string, key: string, opts: { integer?: boolean; min?: number; max?: number } = {}) => {
+    if (v.trim() === '') return;
+    const n = Number(v);
+    const min = opts.min ?? 0;
+    if (!Number.isFinite(n) || n < min || (opts.integer && !Number.isInteger(n)))
+      e[key] = opts.integer ? `A whole number, at least ${min}.` : `A number, at least ${min}.`;
+    else if (opts.max !== undefined && n > opts.max) e[key] = `At most ${opts.max}.`;
+  };
+  positive(f.health.interval_secs, 'health.interval_secs', { min: 0.1 });
+  positive(f.health.timeout_secs, 'health.timeout_secs', { min: 0.1 });
+  positive(f.health.failure_threshold, 'health.failure_threshold', { integer: true, min: 1 });
+  positive(f.health.start_period_secs, 'health.start_period_secs');
+  positive(f.health.restart_after_failures, 'health.restart_after_failures', { integer: true, min: 1 });
+  positive(f.start_timeout_secs, 'start_timeout_secs', { min: 1 });
+  if (!remote) positive(f.stop_grace_secs, 'stop_grace_secs');
+  if (f.type === 'container') {
+    positive(f.memory_mb, 'memory_mb', { integer: true, min: 4 });
+    positive(f.cpus, 'cpus', { min: 0.01 });
+  }
+  const DAY = 86_400;
+  positive(f.backoff.initial_secs, 'backoff.initial_secs', { max: DAY });
+  positive(f.backoff.multiplier, 'backoff.multiplier', { min: 1 });
+  positive(f.backoff.max_secs, 'backoff.max_secs', { max: DAY });
+  positive(f.backoff.stable_secs, 'backoff.stable_secs', { max: DAY });
+  positive(f.backoff.max_failures, 'backoff.max_failures', { integer: true, min: 1 });
+  const initial = num(f.backoff.initial_secs);
+  const max = num(f.backoff.max_secs);
+  if (!e['backoff.max_secs'] && !e['backoff.initial_secs'] && max !== undefined && max < (initial ?? 1))
+    e['backoff.max_secs'] = `At least the first delay (${initial ?? '1, the default'}).`;
+  return e;
+}
+
+/** Fields of a process or container server (a remote server has none of them). */
+function validateLocal(f: FormState, e: FormErrors) {
+  if (f.transport === 'http' && !f.url.trim() && !f.port.trim()) e.port = 'An HTTP server needs a port or a URL.';
   if (f.port.trim()) {
     const p = Number(f.port);
     if (!Number.isInteger(p) || p < 1 || p > 65535) e.port = 'A port is a whole number from 1 to 65535.';
@@ -197,30 +247,14 @@ export function validate(f: FormState): FormErrors {
     seen.add(row.key);
   });
 
-  const portOk = (v: string) => Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 65535;
-  f.ports.forEach((p, i) => {
-    if (!p.container_port && !p.host_port && !p.host_ip) return;
-    if (!portOk(p.container_port)) e[`ports.${i}`] = 'The container port is a whole number from 1 to 65535.';
-    else if (p.host_port && !portOk(p.host_port)) e[`ports.${i}`] = 'The host port is a whole number from 1 to 65535.';
-  });
-
-  const positive = (v: string, key: string, opts: { integer?: boolean; min?: number } = {}) => {
-    if (v.trim() === '') return;
-    const n = Number(v);
-    const min = opts.min ?? 0;
-    if (!Number.isFinite(n) || n < min || (opts.integer && !Number.isInteger(n)))
-      e[key] = opts.integer ? `A whole number, at least ${min}.` : `A number, at least ${min}.`;
-  };
-  positive(f.health.interval_secs, 'health.interval_secs', { min: 0.1 });
-  positive(f.health.timeout_secs, 'health.timeout_secs', { min: 0.1 });
-  positive(f.health.failure_threshold, 'health.failure_threshold', { integer: true, min: 1 });
-  positive(f.health.start_period_secs, 'health.start_period_secs');
-  positive(f.health.restart_after_failures, 'health.restart_after_failures', { integer: true, min: 1 });
-  positive(f.start_timeout_secs, 'start_timeout_secs', { min: 1 });
-  positive(f.stop_grace_secs, 'stop_grace_secs');
-  positive(f.memory_mb, 'memory_mb', { integer: true, min: 4 });
-  positive(f.cpus, 'cpus', { min: 0.01 });
-  return e;
+  if (f.type === 'container') {
+    const portOk = (v: string) => Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 65535;
+    f.ports.forEach((p, i) => {
+      if (!p.container_port && !p.host_port && !p.host_ip) return;
+      if (!portOk(p.container_port)) e[`ports.${i}`] = 'The container port is a whole number from 1 to 65535.';
+      else if (p.host_port && !portOk(p.host_port)) e[`ports.${i}`] = 'The host port is a whole number from 1 to 65535.';
+    });
+  }
 }
 
 function portSpecs(rows: PortRow[]) {
@@ -248,19 +282,45 @@ function healthBody(f: FormState) {
   return h;
 }
 
+/** The backoff fields that are set; undefined when none is (the daemon's defaults apply). */
+function backoffBody(f: FormState): Partial<BackoffSettings> | undefined {
+  const b: Partial<BackoffSettings> = {};
+  for (const k of BACKOFF_FIELDS) {
+    const v = num(f.backoff[k]);
+    if (v !== undefined) b[k] = v;
+  }
+  return Object.keys(b).length ? b : undefined;
+}
+
 const opt = (v: string) => (v.trim() === '' ? undefined : v.trim());
 
+/**
+ * A remote server's create body: `{name, type: "remote", url, health_endpoint, health,
+ * restart_policy, start_timeout_secs, backoff, start}` and nothing a process or container
+ * would take (the daemon refuses those with 422; it sets the transport to http itself).
+ */
+function remoteCreateBody(f: FormState): ServerCreate {
+  const body: ServerCreate = { name: f.name.trim(), type: 'remote', url: f.url.trim(), restart_policy: f.restart_policy, start: f.start };
+  if (opt(f.health_endpoint)) body.health_endpoint = opt(f.health_endpoint);
+  const h = healthBody(f);
+  if (Object.keys(h).length) body.health = h;
+  if (num(f.start_timeout_secs) !== undefined) body.start_timeout_secs = num(f.start_timeout_secs);
+  const b = backoffBody(f);
+  if (b) body.backoff = b;
+  return body;
+}
+
 export function toCreateBody(f: FormState): ServerCreate {
+  if (f.type === 'remote') return remoteCreateBody(f);
   const container = f.type === 'container';
-  const remote = f.type === 'remote';
   const body: ServerCreate = {
     name: f.name.trim(),
     type: f.type,
-    transport: remote ? 'http' : f.transport,
+    transport: f.transport,
     restart_policy: f.restart_policy,
     start: f.start,
   };
-  if (!remote) {
+  {
     if (opt(f.command)) body.command = opt(f.command);
     const args = f.args.filter((a, i) => a !== '' || i < f.args.length - 1);
     if (args.length) body.args = args;
@@ -272,13 +332,17 @@ export function toCreateBody(f: FormState): ServerCreate {
     if (Object.keys(secrets).length) body.secret_env = secrets;
   }
   if (container && opt(f.image)) body.image = opt(f.image);
-  if (opt(f.url)) body.url = opt(f.url);
-  if (num(f.port) !== undefined) body.port = num(f.port);
-  if (opt(f.health_endpoint)) body.health_endpoint = opt(f.health_endpoint);
+  if (f.transport === 'http') {
+    if (opt(f.url)) body.url = opt(f.url);
+    if (num(f.port) !== undefined) body.port = num(f.port);
+    if (opt(f.health_endpoint)) body.health_endpoint = opt(f.health_endpoint);
+  }
   const h = healthBody(f);
   if (Object.keys(h).length) body.health = h;
   if (num(f.start_timeout_secs) !== undefined) body.start_timeout_secs = num(f.start_timeout_secs);
   if (num(f.stop_grace_secs) !== undefined) body.stop_grace_secs = num(f.stop_grace_secs);
+  const b = backoffBody(f);
+  if (b) body.backoff = b;
   if (container) {
     if (num(f.memory_mb) !== undefined) body.memory_mb = num(f.memory_mb);
     if (num(f.cpus) !== undefined) body.cpus = num(f.cpus);
@@ -288,40 +352,65 @@ export function toCreateBody(f: FormState): ServerCreate {
   return body;
 }
 
-/** A PATCH body: every field the form shows (null clears), secrets merged by name. */
+/**
+ * A PATCH body: every field the form shows (null clears), secrets merged by name. Fields the
+ * new type does not take are cleared when the server had them (a process turned remote loses
+ * its command, arguments, environment and secrets; a container turned process its image).
+ */
 export function toPatchBody(f: FormState): ServerPatch {
   const nul = (v: string) => (v.trim() === '' ? null : v.trim());
   const n = (v: string) => (v.trim() === '' ? null : Number(v));
   const container = f.type === 'container';
+  const remote = f.type === 'remote';
   const secret_env: Record<string, string | null> = {};
   for (const s of f.secrets) {
     if (!s.key) continue;
-    if (s.remove) {
+    if (s.remove || remote) {
       if (s.existing) secret_env[s.key] = null;
     } else if (s.value) secret_env[s.key] = s.value;
   }
   const body: ServerPatch = {
     name: f.name.trim(),
     type: f.type,
-    transport: f.transport,
-    command: nul(f.command),
-    args: f.args.filter((a, i) => a !== '' || i < f.args.length - 1),
-    working_directory: nul(f.working_directory),
-    env: envMap(f.env),
-    url: nul(f.url),
-    port: n(f.port),
-    health_endpoint: nul(f.health_endpoint),
     restart_policy: f.restart_policy,
     health: healthBody(f),
+    // Cleared fields fall back to the daemon's defaults.
+    backoff: backoffBody(f) ?? {},
   };
   if (Object.keys(secret_env).length) body.secret_env = secret_env;
   if (f.start_timeout_secs.trim()) body.start_timeout_secs = Number(f.start_timeout_secs);
-  if (f.stop_grace_secs.trim()) body.stop_grace_secs = Number(f.stop_grace_secs);
+  if (remote) {
+    body.url = nul(f.url);
+    body.health_endpoint = nul(f.health_endpoint);
+    if (f.command.trim()) body.command = null;
+    if (f.args.length) body.args = [];
+    if (f.working_directory.trim()) body.working_directory = null;
+    if (f.env.length) body.env = {};
+    if (f.port.trim()) body.port = null;
+  } else {
+    const http = f.transport === 'http';
+    Object.assign(body, {
+      transport: f.transport,
+      command: nul(f.command),
+      args: f.args.filter((a, i) => a !== '' || i < f.args.length - 1),
+      working_directory: nul(f.working_directory),
+      env: envMap(f.env),
+      url: http ? nul(f.url) : null,
+      port: http ? n(f.port) : null,
+      health_endpoint: http ? nul(f.health_endpoint) : null,
+    } satisfies ServerPatch);
+    if (f.stop_grace_secs.trim()) body.stop_grace_secs = Number(f.stop_grace_secs);
+  }
   if (container) {
     body.image = nul(f.image);
     body.memory_mb = n(f.memory_mb);
     body.cpus = n(f.cpus);
     body.ports = portSpecs(f.ports);
+  } else {
+    if (f.image.trim()) body.image = null;
+    if (f.memory_mb.trim()) body.memory_mb = null;
+    if (f.cpus.trim()) body.cpus = null;
+    if (f.ports.length) body.ports = [];
   }
   return body;
 }
@@ -329,6 +418,7 @@ export function toPatchBody(f: FormState): ServerPatch {
 /** Form fields the daemon's messages can name, most specific first. */
 const API_FIELDS = [
   ...HEALTH_FIELDS.map((h) => `health.${h}`),
+  ...BACKOFF_FIELDS.map((b) => `backoff.${b}`),
   'working_directory',
   'health_endpoint',
   'start_timeout_secs',

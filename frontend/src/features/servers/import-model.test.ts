@@ -16,7 +16,7 @@ describe('parseMcpServers', () => {
     expect(r.entries.map((e) => e.name)).toEqual(['time', 'everything', 'remote']);
     expect(r.entries[0]!.body).toEqual({ name: 'time', start: true, command: 'uvx', type: 'python', args: ['mcp-server-time', '--local-timezone=UTC'], env: { TZ: 'UTC' } });
     expect(r.entries[1]!.body.type).toBe('nodejs');
-    expect(r.entries[2]!.body).toMatchObject({ type: 'remote', transport: 'http', url: 'http://127.0.0.1:8080/mcp' });
+    expect(r.entries[2]!.body).toEqual({ name: 'remote', start: true, type: 'remote', url: 'http://127.0.0.1:8080/mcp' });
     expect(r.entries.every((e) => e.problems.length === 0)).toBe(true);
   });
 
@@ -53,6 +53,31 @@ describe('parseMcpServers', () => {
 
   it('accepts a bare map of servers', () => {
     expect(parseMcpServers('{"t": {"command": "uvx", "args": ["mcp-server-time"]}}').entries).toHaveLength(1);
+  });
+});
+
+describe('remote entries', () => {
+  it('url, serverUrl and VS Code http/sse entries become remote servers with nothing local', () => {
+    const r = parseMcpServers(
+      JSON.stringify({
+        servers: {
+          a: { type: 'http', url: 'http://127.0.0.1:1/mcp', headers: { Authorization: 'x' } },
+          b: { type: 'sse', url: 'https://e.com/sse' },
+          c: { serverUrl: 'https://w.example/mcp', env: { K: 'v' } },
+          d: { type: 'http' },
+          e: { url: 'ws://nope' },
+        },
+      }),
+    );
+    const [a, b, c, d, e] = r.entries;
+    expect(a!.body).toEqual({ name: 'a', start: true, type: 'remote', url: 'http://127.0.0.1:1/mcp' });
+    expect(a!.notes.join(' ')).toMatch(/headers/);
+    expect(b!.body).toEqual({ name: 'b', start: true, type: 'remote', url: 'https://e.com/sse' });
+    expect(b!.notes.join(' ')).toMatch(/SSE/);
+    expect(c!.body).toEqual({ name: 'c', start: true, type: 'remote', url: 'https://w.example/mcp' });
+    expect(c!.notes.join(' ')).toMatch(/env/);
+    expect(d!.problems.join(' ')).toMatch(/without a "url"/);
+    expect(e!.problems.join(' ')).toMatch(/http/);
   });
 });
 

@@ -45,7 +45,7 @@ export function parseMcpServers(text: string): ImportParse {
   if (map === undefined) {
     // A bare map of servers ({"name": {"command": …}}) is accepted too.
     const values = Object.values(doc);
-    if (values.length > 0 && values.every((v) => isObj(v) && ('command' in v || 'url' in v))) map = doc;
+    if (values.length > 0 && values.every((v) => isObj(v) && ('command' in v || 'url' in v || 'serverUrl' in v))) map = doc;
   }
   if (!isObj(map)) return { entries: [], error: 'No "mcpServers" (or VS Code "servers") object found in this JSON.' };
   const entries = Object.entries(map).map(([key, v]) => entryFrom(key, v));
@@ -71,6 +71,8 @@ function entryFrom(key: string, v: unknown): ImportEntry {
     return { key, name, body, problems, notes };
   }
   const kind = typeof v.type === 'string' ? v.type : undefined;
+  // Claude Desktop / Cursor write `url`, Windsurf `serverUrl`; VS Code adds `type: "http" | "sse"`.
+  const url = typeof v.url === 'string' ? v.url.trim() : typeof v.serverUrl === 'string' ? v.serverUrl.trim() : '';
   if (typeof v.command === 'string' && v.command.trim()) {
     body.command = v.command.trim();
     body.type = typeForCommand(body.command);
@@ -79,26 +81,35 @@ function entryFrom(key: string, v: unknown): ImportEntry {
       else problems.push('"args" must be a list of strings.');
     } else if (v.args !== undefined) problems.push('"args" must be a list of strings.');
     if (typeof v.cwd === 'string' && v.cwd) body.working_directory = v.cwd;
-  } else if (typeof v.url === 'string' && v.url.trim()) {
+    readEnv(v, body, problems, notes);
+  } else if (url) {
+    // A remote server: only its url (the daemon refuses local fields and sets the transport).
     body.type = 'remote';
-    body.transport = 'http';
-    body.url = v.url.trim();
-    if (kind === 'sse') notes.push('SSE servers are monitored over Streamable HTTP.');
-    if (isObj(v.headers) && Object.keys(v.headers).length) notes.push('Its "headers" are not imported.');
+    body.url = url;
+    if (!/^https?:\/\//i.test(url)) problems.push('"url" must be an http:// or https:// URL.');
+    if (kind === 'sse') notes.push('An SSE server: connected over Streamable HTTP (it must answer at this url).');
+    if (isObj(v.headers) && Object.keys(v.headers).length) notes.push('Its "headers" are not imported (remote servers take no headers yet).');
+    if (isObj(v.env) && Object.keys(v.env).length) notes.push('Its "env" is not imported (a remote server has no process to pass it to).');
+  } else if (kind === 'http' || kind === 'sse') {
+    problems.push(`A "${kind}" server without a "url".`);
   } else {
     problems.push('Has neither "command" nor "url".');
-  }
-  if (v.env !== undefined) {
-    if (isObj(v.env)) {
-      const env: Record<string, string> = {};
-      for (const [k, val] of Object.entries(v.env)) env[k] = typeof val === 'string' ? val : JSON.stringify(val);
-      if (Object.keys(env).length) body.env = env;
-      if (Object.values(env).some((x) => /\$\{input:/.test(x))) notes.push('Some env values are VS Code ${input:…} placeholders: set them after importing.');
-    } else problems.push('"env" must be an object.');
   }
   if (v.disabled === true) {
     body.start = false;
     notes.push('Disabled in the file: created stopped.');
   }
   return { key, name, body, problems, notes };
+}
+
+function readEnv(v: Json, body: ServerCreate, problems: string[], notes: string[]) {
+  if (v.env === undefined) return;
+  if (!isObj(v.env)) {
+    problems.push('"env" must be an object.');
+    return;
+  }
+  const env: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v.env)) env[k] = typeof val === 'string' ? val : JSON.stringify(val);
+  if (Object.keys(env).length) body.env = env;
+  if (Object.values(env).some((x) => /\$\{input:/.test(x))) notes.push('Some env values are VS Code ${input:…} placeholders: set them after importing.');
 }

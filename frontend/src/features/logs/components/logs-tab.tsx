@@ -6,7 +6,7 @@ import { Button, ErrorBox, inputBase, inputClass } from '@/components/ui';
 import { ConfirmDialog } from '@/components/dialog';
 import { errorMessage, type LogEntry, type ServerView } from '@/lib/api';
 import { time } from '@/lib/format';
-import { deleteLogs, EXPORT_FORMATS, exportUrl, searchLogs } from '../api';
+import { deleteLogs, downloadWithToken, EXPORT_FORMATS, exportUrl, searchLogs } from '../api';
 import { DEFAULT_FILTER, filterLines, highlight, LEVELS, searchTerms, SOURCES, type Level, type LogFilter, type Source } from '../filter';
 import { TAIL_CAP, useLogTail } from './use-log-tail';
 
@@ -36,16 +36,16 @@ export default function LogsTab({ server }: { server: ServerView }) {
   const tail = useLogTail(server.id, paused);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [deleting, setDeleting] = useState(false);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<{ title: string; message: string } | null>(null);
   const onDelete = () => {
     setDeleting(true);
     deleteLogs(server.id)
       .then(() => {
         tail.clear();
         setSearch(null);
-        setDeleteError(null);
+        setActionError(null);
       })
-      .catch((e: unknown) => setDeleteError(errorMessage(e)))
+      .catch((e: unknown) => setActionError({ title: 'Could not delete the logs', message: errorMessage(e) }))
       .finally(() => {
         setDeleting(false);
         setConfirmDelete(false);
@@ -186,6 +186,10 @@ export default function LogsTab({ server }: { server: ServerView }) {
               key={f}
               href={exportUrl(server.id, activeFilter, f)}
               download={`${server.name}-logs.${f === 'ndjson' ? 'ndjson' : f}`}
+              onClick={(e) => {
+                const a = e.currentTarget;
+                if (downloadWithToken(a.href, a.download, (m) => setActionError({ title: 'Could not export the logs', message: m }))) e.preventDefault();
+              }}
               data-testid={`export-${f}`}
               className="rounded-md px-2 py-1 text-xs font-medium text-slate-700 ring-1 ring-slate-300 ring-inset hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-slate-200 dark:ring-slate-600 dark:hover:bg-slate-800"
             >
@@ -210,7 +214,7 @@ export default function LogsTab({ server }: { server: ServerView }) {
 
       {tail.error && !searching && <ErrorBox title="Could not load the logs" message={tail.error} />}
       {search?.error && <ErrorBox title="Search failed" message={search.error} />}
-      {deleteError && <ErrorBox title="Could not delete the logs" message={deleteError} />}
+      {actionError && <ErrorBox title={actionError.title} message={actionError.message} />}
       <LogList
         lines={shown}
         terms={terms}
@@ -241,11 +245,19 @@ function LogList({ lines, terms, follow, setFollow, empty }: { lines: LogEntry[]
   useEffect(() => {
     if (follow && lines.length > 0) v.scrollToIndex(lines.length - 1, { align: 'end' });
   }, [follow, lines, v]);
+  // Following stops only when the user scrolls up. Lines arriving between a programmatic
+  // scroll to the end and its scroll event (a flood) leave the view short of the bottom
+  // without any scroll up, and must not stop it.
+  const lastTop = useRef(0);
   const onScroll = () => {
     const el = parent.current;
     if (!el) return;
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < ROW * 2;
-    if (atBottom !== follow) setFollow(atBottom);
+    const top = el.scrollTop;
+    const up = top < lastTop.current - 1;
+    lastTop.current = top;
+    const atBottom = el.scrollHeight - top - el.clientHeight < ROW * 2;
+    if (atBottom && !follow) setFollow(true);
+    else if (!atBottom && up && follow) setFollow(false);
   };
   return (
     <div

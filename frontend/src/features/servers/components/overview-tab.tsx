@@ -27,7 +27,7 @@ export function OverviewTab({ server: s }: { server: ServerView }) {
             {s.working_directory && <Row k="Directory">{<Kbd>{s.working_directory}</Kbd>}</Row>}
             {(s.port !== null && s.port !== undefined) && <Row k="Port">{s.port}</Row>}
             {s.health_endpoint && <Row k="Health endpoint">{<Kbd>{s.health_endpoint}</Kbd>}</Row>}
-            <Row k="Environment">
+            {s.type !== 'remote' && <Row k="Environment">
               {Object.keys(s.env).length === 0 && s.secret_env.length === 0 ? (
                 <span className="text-slate-400">none</span>
               ) : (
@@ -40,7 +40,7 @@ export function OverviewTab({ server: s }: { server: ServerView }) {
                   ))}
                 </div>
               )}
-            </Row>
+            </Row>}
             <Row k="Restart policy">{s.restart_policy}</Row>
           </dl>
         </Card>
@@ -50,7 +50,9 @@ export function OverviewTab({ server: s }: { server: ServerView }) {
               {s.status} for {since(s.status_since, now)} <span className="text-slate-400">(since {dateTime(s.status_since)})</span>
             </Row>
             <Row k="Desired">{s.desired_state}</Row>
-            {s.container_id ? (
+            {s.type === 'remote' ? (
+              <Row k="Session">{running ? 'connected' : <span className="text-slate-400">not connected</span>}</Row>
+            ) : s.container_id ? (
               <Row k="Container">
                 <Kbd>{s.container_id.slice(0, 12)}</Kbd>
               </Row>

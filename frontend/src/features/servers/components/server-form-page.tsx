@@ -16,6 +16,7 @@ import {
   validate,
   type FormErrors,
   type FormState,
+  type BackoffField,
   type HealthField,
   type Preset,
 } from '../form-model';
@@ -61,6 +62,7 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
   const id = useId();
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((p) => ({ ...p, [k]: v }));
   const setHealth = (k: HealthField, v: string) => setF((p) => ({ ...p, health: { ...p.health, [k]: v } }));
+  const setBackoff = (k: BackoffField, v: string) => setF((p) => ({ ...p, backoff: { ...p.backoff, [k]: v } }));
   const pending = create.isPending || update.isPending;
   const container = f.type === 'container';
   const remote = f.type === 'remote';
@@ -73,7 +75,7 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
   const focusFirstError = (errs: FormErrors) => {
     const first = Object.keys(errs)[0];
     if (!first) return;
-    if (first.startsWith('health.') || ['start_timeout_secs', 'stop_grace_secs', 'memory_mb', 'cpus'].includes(first)) setShowAdvanced(true);
+    if (first.startsWith('health.') || first.startsWith('backoff.') || ['start_timeout_secs', 'stop_grace_secs', 'memory_mb', 'cpus'].includes(first)) setShowAdvanced(true);
     window.setTimeout(() => formRef.current?.querySelector<HTMLElement>(`[data-field="${first}"]`)?.focus(), 0);
   };
 
@@ -94,7 +96,9 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
     } catch (err) {
       const msg = errorMessage(err);
       const field = err instanceof ApiError && (err.status === 422 || err.status === 409) ? fieldForApiError(msg) : null;
-      if (field) {
+      // A field this type of server does not show (e.g. `command` for a remote server) is
+      // reported at the top.
+      if (field && shownFields(f).has(field.split('.')[0]!)) {
         const errs2 = { [field]: msg };
         setErrors(errs2);
         focusFirstError(errs2);
@@ -149,7 +153,7 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
               value={f.type}
               onChange={(e) => {
                 const t = e.target.value as ServerType;
-                setF((p) => ({ ...p, type: t, transport: t === 'remote' ? 'http' : p.transport }));
+                setF((p) => ({ ...p, type: t, transport: t === 'remote' ? 'http' : p.type === 'remote' ? 'stdio' : p.transport }));
               }}
             >
               {TYPES.map((t) => (
@@ -249,8 +253,8 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
       <Card
         title="Restart and health"
         actions={
-          <Button size="sm" variant="ghost" onClick={() => setShowAdvanced((v) => !v)} aria-expanded={showAdvanced}>
-            {showAdvanced ? 'Hide settings' : 'Show settings'}
+          <Button size="sm" variant="ghost" onClick={() => setShowAdvanced((v) => !v)} aria-expanded={showAdvanced} aria-controls={`${id}-advanced`} data-testid="toggle-advanced">
+            {showAdvanced ? 'Hide advanced' : 'Advanced…'}
           </Button>
         }
       >
@@ -263,12 +267,13 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
             </select>
           </Field>
           {f.transport === 'http' && (
-            <Field label="Health endpoint" htmlFor={`${id}-health_endpoint`} error={errors.health_endpoint} hint="GET path (relative to the port) or URL; status < 500 is healthy.">
+            <Field label="Health endpoint" htmlFor={`${id}-health_endpoint`} error={errors.health_endpoint} hint={remote ? "GET path (relative to the url's origin) or URL; status < 500 is healthy." : 'GET path (relative to the port) or URL; status < 500 is healthy.'}>
               {input('health_endpoint', { placeholder: '/health', mono: true })}
             </Field>
           )}
           {showAdvanced && (
-            <>
+            <div id={`${id}-advanced`} className="contents">
+              <Section>Health checks</Section>
               <Num label="Check interval (s)" k="health.interval_secs" v={f.health.interval_secs} on={(v) => setHealth('interval_secs', v)} errors={errors} ph="30" />
               <Num label="Check timeout (s)" k="health.timeout_secs" v={f.health.timeout_secs} on={(v) => setHealth('timeout_secs', v)} errors={errors} ph="5" />
               <Num label="Failures before unhealthy" k="health.failure_threshold" v={f.health.failure_threshold} on={(v) => setHealth('failure_threshold', v)} errors={errors} ph="3" />
@@ -281,15 +286,38 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
                 errors={errors}
                 ph="never"
               />
-              <Num label="Start timeout (s)" k="start_timeout_secs" v={f.start_timeout_secs} on={(v) => set('start_timeout_secs', v)} errors={errors} ph="120" />
-              <Num label="Stop grace period (s)" k="stop_grace_secs" v={f.stop_grace_secs} on={(v) => set('stop_grace_secs', v)} errors={errors} ph="10" />
+              <Section>Timing</Section>
+              <Num
+                label={remote ? 'Connect timeout (s)' : 'Start timeout (s)'}
+                k="start_timeout_secs"
+                v={f.start_timeout_secs}
+                on={(v) => set('start_timeout_secs', v)}
+                errors={errors}
+                ph="120"
+              />
+              {!remote && <Num label="Stop grace period (s)" k="stop_grace_secs" v={f.stop_grace_secs} on={(v) => set('stop_grace_secs', v)} errors={errors} ph="10" />}
               {container && (
                 <>
                   <Num label="Memory limit (MB)" k="memory_mb" v={f.memory_mb} on={(v) => set('memory_mb', v)} errors={errors} ph="no limit" />
                   <Num label="CPUs" k="cpus" v={f.cpus} on={(v) => set('cpus', v)} errors={errors} ph="no limit" />
                 </>
               )}
-            </>
+              <Section hint="After a quick failure the next start waits initial × multiplier^n seconds, at most the maximum; a run that lasts the stable time resets it. Empty fields use the daemon's defaults.">
+                Restart backoff
+              </Section>
+              <Num label="First delay (s)" k="backoff.initial_secs" v={f.backoff.initial_secs} on={(v) => setBackoff('initial_secs', v)} errors={errors} ph="1" />
+              <Num label="Multiplier" k="backoff.multiplier" v={f.backoff.multiplier} on={(v) => setBackoff('multiplier', v)} errors={errors} ph="2" />
+              <Num label="Maximum delay (s)" k="backoff.max_secs" v={f.backoff.max_secs} on={(v) => setBackoff('max_secs', v)} errors={errors} ph="60" />
+              <Num label="Stable after (s)" k="backoff.stable_secs" v={f.backoff.stable_secs} on={(v) => setBackoff('stable_secs', v)} errors={errors} ph="30" />
+              <Num
+                label="Quick failures before failed"
+                k="backoff.max_failures"
+                v={f.backoff.max_failures}
+                on={(v) => setBackoff('max_failures', v)}
+                errors={errors}
+                ph="5"
+              />
+            </div>
           )}
         </div>
       </Card>
@@ -312,6 +340,23 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
       </div>
     </form>
   );
+}
+
+function Section({ children, hint }: { children: ReactNode; hint?: string }) {
+  return (
+    <div className="sm:col-span-2">
+      <h3 className="border-t border-slate-200 pt-3 text-sm font-semibold text-slate-700 dark:border-slate-700 dark:text-slate-200">{children}</h3>
+      {hint && <p className="mt-1 text-xs text-slate-500 dark:text-slate-400">{hint}</p>}
+    </div>
+  );
+}
+
+/** The top-level fields the form shows for this type (API errors about others go to the top). */
+function shownFields(f: FormState): Set<string> {
+  const shared = ['name', 'type', 'url', 'restart_policy', 'health', 'health_endpoint', 'start_timeout_secs', 'backoff'];
+  if (f.type === 'remote') return new Set(shared);
+  const local = [...shared, 'command', 'args', 'working_directory', 'env', 'secret_env', 'transport', 'port', 'stop_grace_secs'];
+  return new Set(f.type === 'container' ? [...local, 'image', 'ports', 'memory_mb', 'cpus'] : local);
 }
 
 function Num({ label, k, v, on, errors, ph }: { label: string; k: string; v: string; on: (v: string) => void; errors: FormErrors; ph: string }) {
