@@ -245,7 +245,15 @@ async fn a_crash_is_an_unhealthy_check_at_once() {
     assert_eq!(s, 502, "the call fails: the server died");
     d.wait_status("crash", "failed", Duration::from_secs(5))
         .await;
-    let rows = history(&d, "crash").await;
+    // The check is recorded at the exit, by a store write queued beside the status change.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let rows = loop {
+        let rows = history(&d, "crash").await;
+        if !rows.is_empty() || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let last = rows.last().expect("a check");
     assert_eq!(last["status"], "unhealthy");
     assert!(
