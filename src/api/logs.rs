@@ -210,17 +210,23 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(page(&state, &path, &query).await?))
 }
 
+/// How many lines a clear deleted.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub deleted: u64,
+}
+
 /// Delete every stored line of the server.
 #[utoipa::path(delete, path = "/api/servers/{ref}/logs", tag = "logs",
     params(("ref" = String, Path, description = "Server id or name")),
-    responses((status = 200, description = "`{data: {deleted: N}}`"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn clear(state: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = server_id(&state, &path).await?;
     if let Some(l) = &state.logs {
         l.forget(&id);
     }
     let n = state.store.write(move |c| q::clear(c, &id)).await?;
-    Ok(ok(serde_json::json!({ "deleted": n })))
+    Ok(ok(Deleted { deleted: n as u64 }))
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -21,7 +21,7 @@ use utoipa::OpenApi;
         crate::state::RestartPolicy, crate::state::BackoffSettings, crate::state::ExitInfo,
         crate::error::ErrorBody, crate::error::ErrorDetail, crate::actors::bus::Event,
         crate::actors::bus::EventPayload,
-        crate::logs::LogEntry, super::logs::LogPage, super::servers::ToolCall, super::system::SystemInfo,
+        crate::logs::LogEntry, super::logs::LogPage, super::logs::Deleted, super::servers::ToolCall, super::system::SystemInfo,
         crate::health::HealthSettings, crate::health::EffectiveHealth, crate::health::HealthState,
         crate::health::CheckResult, crate::health::CheckRow, crate::health::Summary,
         crate::health::Streak, crate::health::Bucket, crate::actors::server::HealthView,
@@ -87,6 +87,63 @@ impl utoipa::Modify for DataEnvelope {
                 }
             }
         }
+        // With `buckets=N` the history is a bucketed series instead of a page of checks.
+        if let Some(op) = doc
+            .paths
+            .paths
+            .get_mut("/api/servers/{ref}/health/history")
+            .and_then(|item| item.get.as_mut())
+            && let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200")
+            && let Some(content) = ok.content.get_mut("application/json")
+        {
+            let series = ObjectBuilder::new()
+                .property(
+                    "data",
+                    RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Series")),
+                )
+                .required("data")
+                .build();
+            content.schema = Some(RefOr::T(Schema::OneOf(
+                utoipa::openapi::schema::OneOfBuilder::new()
+                    .item(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "CheckPage",
+                    )))
+                    .item(Schema::Object(series))
+                    .build(),
+            )));
+        }
+        // Objects without declared properties (MCP payloads, tool arguments) take any keys.
+        if let Some(components) = doc.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                free_form(schema);
+            }
+        }
+    }
+}
+
+fn free_form(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema, SchemaType, Type};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(o) => {
+            let object = matches!(o.schema_type, SchemaType::Type(Type::Object));
+            if object && o.properties.is_empty() && o.additional_properties.is_none() {
+                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+            }
+            for p in o.properties.values_mut() {
+                free_form(p);
+            }
+        }
+        Schema::Array(a) => {
+            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut a.items {
+                free_form(items);
+            }
+        }
+        Schema::OneOf(o) => o.items.iter_mut().for_each(free_form),
+        Schema::AllOf(o) => o.items.iter_mut().for_each(free_form),
+        Schema::AnyOf(o) => o.items.iter_mut().for_each(free_form),
+        _ => {}
     }
 }
 

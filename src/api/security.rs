@@ -69,17 +69,20 @@ impl Guard {
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
-            // Browsers cannot set headers on a WebSocket upgrade; the token may ride in the
-            // query string there.
-            let query_token = (req.path() == "/api/events")
-                .then(|| {
-                    web::Query::<std::collections::HashMap<String, String>>::from_query(
-                        req.query_string(),
-                    )
-                    .ok()
-                    .and_then(|q| q.get("token").cloned())
-                })
-                .flatten();
+            // Browsers cannot set headers on a WebSocket upgrade or on a download link; the
+            // token may ride in the query string there.
+            let path = req.path();
+            let query_token = (path == "/api/events"
+                || path == "/api/system/backup"
+                || (path.starts_with("/api/servers/") && path.ends_with("/logs/export")))
+            .then(|| {
+                web::Query::<std::collections::HashMap<String, String>>::from_query(
+                    req.query_string(),
+                )
+                .ok()
+                .and_then(|q| q.get("token").cloned())
+            })
+            .flatten();
             let given = bearer.map(str::to_string).or(query_token);
             if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
                 return Err(AppError::Unauthorized(

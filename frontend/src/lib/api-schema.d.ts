@@ -376,6 +376,11 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        /** @description How many lines a clear deleted. */
+        Deleted: {
+            /** Format: int64 */
+            deleted: number;
+        };
         /** @enum {string} */
         DesiredState: "running" | "stopped";
         DockerInfo: {
@@ -409,7 +414,9 @@ export interface components {
         };
         /** @description One event as sent to clients: `{type, seq, ts, data}`. */
         Event: {
-            data: Record<string, never>;
+            data: {
+                [key: string]: unknown;
+            };
             /** Format: int64 */
             seq: number;
             /** Format: date-time */
@@ -594,7 +601,9 @@ export interface components {
         };
         /** @description What the server told us about itself during the MCP handshake, plus its lists. */
         McpInfo: {
-            capabilities: Record<string, never>;
+            capabilities: {
+                [key: string]: unknown;
+            };
             instructions?: string | null;
             /** @description True when read live from the running server, false when it is the last recorded copy. */
             live?: boolean;
@@ -607,14 +616,18 @@ export interface components {
             recorded_at?: string | null;
             resources: components["schemas"]["McpItem"][];
             /** @description `serverInfo` from the handshake: name, version, title. */
-            server_info: Record<string, never>;
+            server_info: {
+                [key: string]: unknown;
+            };
             tools: components["schemas"]["McpItem"][];
         };
         /** @description A tool, resource or prompt. */
         McpItem: {
             description?: string | null;
             /** @description Tools: the input schema. Resources: the URI and MIME type. Prompts: the arguments. */
-            detail: Record<string, never>;
+            detail: {
+                [key: string]: unknown;
+            };
             name: string;
             title?: string | null;
         };
@@ -845,7 +858,9 @@ export interface components {
         /** @description Body of a tool call. */
         ToolCall: {
             /** @description The tool's arguments, an object matching its input schema. */
-            arguments?: Record<string, never>;
+            arguments?: {
+                [key: string]: unknown;
+            };
         };
         /** @enum {string} */
         Transport: "stdio" | "http";
@@ -1145,7 +1160,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CheckPage"];
+                    "application/json": components["schemas"]["CheckPage"] | {
+                        data: components["schemas"]["Series"];
+                    };
                 };
             };
             400: {
@@ -1279,12 +1296,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{data: {deleted: N}}` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Deleted"];
+                    };
+                };
             };
             404: {
                 headers: {
