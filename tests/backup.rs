@@ -31,14 +31,23 @@ async fn healthz_and_readyz_answer_probes_without_a_token_or_a_known_host() {
         .await
         .expect("backup");
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.bytes().await.expect("body").starts_with(b"SQLite format 3"));
+    assert!(
+        r.bytes()
+            .await
+            .expect("body")
+            .starts_with(b"SQLite format 3")
+    );
     let r = d
         .http
         .get(format!("{}/api/servers?token=s3cret", d.url))
         .send()
         .await
         .expect("servers");
-    assert_eq!(r.status().as_u16(), 401, "other routes take the header only");
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "other routes take the header only"
+    );
     for path in ["/healthz", "/readyz"] {
         // A kubelet names the pod by its address, which no --allowed-host lists.
         let r = d
