@@ -2034,86 +2034,6 @@ fn parse_age(text: &str) -> Option<i64> {
     (digits.is_empty() && parts > 0).then_some(total)
 }
 
-/// One part of a `--grep`: a run of words that must appear in this order, the last one
-/// possibly as a prefix. Mirrors how the daemon turns the text into an FTS5 query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct GrepTerm {
-    words: Vec<String>,
-    prefix: bool,
-}
-
-/// The words the daemon's full-text index sees: runs of letters and digits, lowercased.
-/// (The index also folds diacritics, which this does not.)
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// `--grep` as terms: words (all must appear), `"a phrase"`, `prefix*`.
-fn grep_terms(input: &str) -> Vec<GrepTerm> {
-    let mut terms = Vec::new();
-    let mut chars = input.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-            continue;
-        }
-        if c == '"' {
-            chars.next();
-            let phrase: String = chars.by_ref().take_while(|c| *c != '"').collect();
-            let words = words(&phrase);
-            if !words.is_empty() {
-                terms.push(GrepTerm {
-                    words,
-                    prefix: false,
-                });
-            }
-            continue;
-        }
-        let mut word = String::new();
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() {
-                break;
-            }
-            word.push(c);
-            chars.next();
-        }
-        let (word, prefix) = match word.strip_suffix('*') {
-            Some(w) => (w.to_string(), true),
-            None => (word, false),
-        };
-        let words = words(&word);
-        if !words.is_empty() {
-            terms.push(GrepTerm { words, prefix });
-        }
-    }
-    terms
-}
-
-impl GrepTerm {
-    fn matches(&self, message: &[String]) -> bool {
-        let n = self.words.len();
-        if n == 0 || message.len() < n {
-            return n == 0;
-        }
-        message.windows(n).any(|window| {
-            window
-                .iter()
-                .zip(&self.words)
-                .enumerate()
-                .all(|(i, (got, want))| {
-                    if self.prefix && i + 1 == n {
-                        got.starts_with(want.as_str())
-                    } else {
-                        got == want
-                    }
-                })
-        })
-    }
-}
-
 /// The filters of `logs`: sent to the API as query parameters, and applied here to the
 /// lines that arrive live.
 #[derive(Debug, Default)]
@@ -2123,7 +2043,8 @@ struct LogFilter {
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     grep: Option<String>,
-    terms: Vec<GrepTerm>,
+    /// `--grep` as the daemon's search, to check live lines the same way.
+    search: Option<crate::db::logs::Search>,
 }
 
 impl LogFilter {
@@ -2139,7 +2060,7 @@ impl LogFilter {
             sources: args.source.clone(),
             since: args.since,
             until: args.until,
-            terms: grep.as_deref().map(grep_terms).unwrap_or_default(),
+            search: grep.as_deref().and_then(crate::db::logs::Search::parse),
             grep,
         }
     }
@@ -2211,11 +2132,10 @@ impl LogFilter {
                 return false;
             }
         }
-        if !self.terms.is_empty() {
-            let message = words(entry.get("message").and_then(Value::as_str).unwrap_or(""));
-            if !self.terms.iter().all(|t| t.matches(&message)) {
-                return false;
-            }
+        if let Some(search) = &self.search
+            && !search.matches(entry.get("message").and_then(Value::as_str).unwrap_or(""))
+        {
+            return false;
         }
         true
     }
@@ -3853,7 +3773,7 @@ mod tests {
     fn grep_mirrors_the_full_text_search() {
         let matches = |grep: &str, message: &str| {
             let filter = LogFilter {
-                terms: grep_terms(grep),
+                search: crate::db::logs::Search::parse(grep),
                 grep: Some(grep.to_string()),
                 ..LogFilter::default()
             };
@@ -3873,24 +3793,7 @@ mod tests {
         assert!(matches("foo-ba*", "foo bar"));
         assert!(!matches("terror", "error"));
         // Nothing searchable: everything matches, as in the API.
-        assert!(grep_terms("  \"\" *** ").is_empty());
-        assert_eq!(
-            grep_terms("conn* \"Broken pipe\" db"),
-            [
-                GrepTerm {
-                    words: vec!["conn".into()],
-                    prefix: true
-                },
-                GrepTerm {
-                    words: vec!["broken".into(), "pipe".into()],
-                    prefix: false
-                },
-                GrepTerm {
-                    words: vec!["db".into()],
-                    prefix: false
-                },
-            ]
-        );
+        assert!(crate::db::logs::Search::parse("  \"\" *** ").is_none());
     }
 
     #[test]

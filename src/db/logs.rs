@@ -246,48 +246,11 @@ pub fn prune_size(c: &mut SqliteConnection, max_bytes: i64) -> QueryResult<usize
 }
 
 /// Turns a search box into an FTS5 expression: words must all appear (`error timeout`),
-/// `"quoted words"` is a phrase, `word*` a prefix. Everything is quoted, so no input can be
-/// an FTS5 syntax error or reach a column filter.
+/// `"quoted words"` is a phrase, `word*` a prefix. Only tokens (letters and digits) reach
+/// the expression, each phrase quoted, so no input can be an FTS5 syntax error or reach a
+/// column filter.
 pub fn fts_query(input: &str) -> Option<String> {
-    let mut parts = vec![];
-    let mut chars = input.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-            continue;
-        }
-        if c == '"' {
-            chars.next();
-            let phrase: String = chars.by_ref().take_while(|c| *c != '"').collect();
-            if !phrase.trim().is_empty() {
-                parts.push(format!("\"{}\"", phrase.replace('"', "\"\"")));
-            }
-            continue;
-        }
-        let mut word = String::new();
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() {
-                break;
-            }
-            word.push(c);
-            chars.next();
-        }
-        let (word, prefix) = match word.strip_suffix('*') {
-            Some(w) => (w.to_string(), true),
-            None => (word, false),
-        };
-        // Words are what the tokenizer indexes; punctuation inside a word splits it.
-        let tokens: Vec<&str> = word
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if tokens.is_empty() {
-            continue;
-        }
-        let phrase = format!("\"{}\"", tokens.join(" "));
-        parts.push(if prefix { format!("{phrase}*") } else { phrase });
-    }
-    (!parts.is_empty()).then(|| parts.join(" AND "))
+    Search::parse(input).map(|s| s.fts)
 }
 
 /// A parsed search box: the FTS5 expression that finds candidate chunks, and the terms a
@@ -315,7 +278,6 @@ fn tokens(text: &str) -> Vec<String> {
 
 impl Search {
     pub fn parse(input: &str) -> Option<Search> {
-        let fts = fts_query(input)?;
         let mut terms = vec![];
         let mut chars = input.chars().peekable();
         while let Some(&c) = chars.peek() {
@@ -340,6 +302,7 @@ impl Search {
                 word.push(c);
                 chars.next();
             }
+            // Punctuation inside a word splits it, as the tokenizer does: a phrase.
             let (word, prefix) = match word.strip_suffix('*') {
                 Some(w) => (w.to_string(), true),
                 None => (word, false),
@@ -350,6 +313,20 @@ impl Search {
             });
         }
         terms.retain(|t| !t.tokens.is_empty());
+        if terms.is_empty() {
+            return None;
+        }
+        let fts = terms
+            .iter()
+            .map(|t| {
+                format!(
+                    "\"{}\"{}",
+                    t.tokens.join(" "),
+                    if t.prefix { "*" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
         Some(Search { fts, terms })
     }
 
@@ -402,7 +379,7 @@ mod tests {
         assert_eq!(fts_query("  \"\" *** "), None);
         assert_eq!(
             fts_query("NEAR(a b) OR c:d"),
-            Some("\"NEAR a\" AND \"b\" AND \"OR\" AND \"c d\"".into())
+            Some("\"near a\" AND \"b\" AND \"or\" AND \"c d\"".into())
         );
     }
 }
