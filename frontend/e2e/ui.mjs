@@ -222,7 +222,7 @@ try {
     await page.locator('[data-testid=log-line]', { hasText: TOKEN }).waitFor();
     await page.getByTestId('log-search').fill(TOKEN);
     await page.getByTestId('log-search').press('Enter');
-    await page.getByTestId('log-status').getByText(/1 matches/).waitFor();
+    await page.getByTestId('log-status').getByText(/1 match for/).waitFor();
     const hit = page.locator('[data-testid=log-line]', { hasText: TOKEN });
     await hit.waitFor();
     const marked = await hit.locator('mark').first().textContent();

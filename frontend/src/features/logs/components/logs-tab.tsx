@@ -143,7 +143,7 @@ export default function LogsTab({ server }: { server: ServerView }) {
           {searching ? (
             <>
               <span>
-                {search.loading ? 'Searching…' : `${search.lines?.length ?? 0}${(search.lines?.length ?? 0) >= 5000 ? '+' : ''} matches for `}
+                {search.loading ? 'Searching…' : `${search.lines?.length ?? 0}${(search.lines?.length ?? 0) >= 5000 ? '+' : ''} ${(search.lines?.length ?? 0) === 1 ? 'match' : 'matches'} for `}
                 {!search.loading && <strong>{search.filter.query}</strong>}
               </span>
               <Button
