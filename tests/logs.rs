@@ -31,6 +31,25 @@ async fn search(d: &Daemon, name: &str, query: &str) -> (Vec<Value>, Option<i64>
     )
 }
 
+/// Every page of a search, following `next_cursor` as `param` (`cursor` pages back from
+/// the newest, `after` forward from id 0), each page's messages in the order answered.
+async fn paged(d: &Daemon, name: &str, query: &str, param: &str) -> Vec<Vec<String>> {
+    let mut pages = vec![];
+    let mut next = if param == "after" {
+        "&after=0".to_string()
+    } else {
+        String::new()
+    };
+    loop {
+        let (page, cursor) = search(d, name, &format!("{query}{next}")).await;
+        pages.push(messages(&page));
+        match cursor {
+            Some(c) => next = format!("&{param}={c}"),
+            None => return pages,
+        }
+    }
+}
+
 fn messages(lines: &[Value]) -> Vec<String> {
     lines
         .iter()
@@ -180,21 +199,7 @@ INFO connection closed\n";
     let (recent, _) = search(&d, "known", "q=connection&since=1h").await;
     assert_eq!(recent.len(), 3);
     // Pages of 2, newest page first, each page in order; together exactly the matches.
-    let mut pages = vec![];
-    let mut cursor = String::new();
-    loop {
-        let (page, next) = search(
-            &d,
-            "known",
-            &format!("source=stderr&q=INFO{cursor}&limit=2"),
-        )
-        .await;
-        pages.push(messages(&page));
-        match next {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let pages = paged(&d, "known", "source=stderr&q=INFO&limit=2", "cursor").await;
     let all: Vec<String> = pages.into_iter().rev().flatten().collect();
     assert_eq!(
         all.iter()
@@ -208,21 +213,11 @@ INFO connection closed\n";
         ]
     );
     // Forward from an id (catching up): the same matches, oldest first, paged by `after`.
-    let mut forward = vec![];
-    let mut after = 0;
-    loop {
-        let (page, next) = search(
-            &d,
-            "known",
-            &format!("source=stderr&q=INFO&limit=2&after={after}"),
-        )
-        .await;
-        forward.extend(messages(&page));
-        match next {
-            Some(c) => after = c,
-            None => break,
-        }
-    }
+    let forward: Vec<String> = paged(&d, "known", "source=stderr&q=INFO&limit=2", "after")
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(forward, all);
     let (s, _) = d
         .get("/api/servers/known/logs/search?cursor=5&after=1")

@@ -2,7 +2,7 @@
 //! stop it with the engine's grace period, react to the engine's events, and adopt a
 //! container that a previous daemon left running.
 
-use super::{Handle, Run, ServerActor, log_pipe, protocol_channel, short_id};
+use super::{Handle, ServerActor, log_pipe, protocol_channel, short_id};
 use crate::logs::Source;
 use crate::mcp::McpSession;
 use crate::model::Transport;
@@ -134,20 +134,13 @@ impl ServerActor {
             };
             session_over(output, input, &server_id, logs, how).await
         });
-        let handle = self.spawn_handshake(ctx, generation, connect);
-        self.run = Some(Run {
+        self.begin_run(
+            ctx,
             generation,
-            handle: Handle::Container { id: None },
-            started: Instant::now(),
-            session: None,
-            stdin: None,
-            handshake: Some(handle),
-            failed_start: None,
-            stop_timers: vec![],
-            oom: false,
-        });
-        let since = self.now();
-        self.set_status(Status::Starting { generation, since });
+            Handle::Container { id: None },
+            None,
+            connect,
+        );
     }
 
     /// The engine's stop (SIGTERM, grace, SIGKILL). The exit arrives as a `die` event; if the
@@ -312,20 +305,13 @@ impl ServerActor {
             };
             session_over(output, input, &server_id, logs, how).await
         });
-        let handle = self.spawn_handshake(ctx, generation, connect);
-        self.run = Some(Run {
+        self.begin_run(
+            ctx,
             generation,
-            handle: Handle::Container { id: Some(id) },
-            started: Instant::now(),
-            session: None,
-            stdin: None,
-            handshake: Some(handle),
-            failed_start: None,
-            stop_timers: vec![],
-            oom: false,
-        });
-        let since = self.now();
-        self.set_status(Status::Starting { generation, since });
+            Handle::Container { id: Some(id) },
+            None,
+            connect,
+        );
     }
 }
 

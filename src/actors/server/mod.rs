@@ -301,20 +301,7 @@ impl ServerActor {
             Box::pin(
                 async move { McpSession::connect_http(&server_id, logs, &target, deadline).await },
             );
-        let handle = self.spawn_handshake(ctx, generation, connect);
-        self.run = Some(Run {
-            generation,
-            handle: Handle::Remote { url },
-            started: Instant::now(),
-            session: None,
-            stdin: None,
-            handshake: Some(handle),
-            failed_start: None,
-            stop_timers: vec![],
-            oom: false,
-        });
-        let since = self.now();
-        self.set_status(Status::Starting { generation, since });
+        self.begin_run(ctx, generation, Handle::Remote { url }, None, connect);
     }
 
     /// Spawns a process run. Everything the user can get wrong is checked before the fork.
@@ -432,20 +419,13 @@ impl ServerActor {
                 )
             }
         };
-        let handle = self.spawn_handshake(ctx, generation, connect);
-        self.run = Some(Run {
+        self.begin_run(
+            ctx,
             generation,
-            handle: Handle::Process { pid, pgid },
-            started: Instant::now(),
-            session: None,
-            stdin: held_stdin,
-            handshake: Some(handle),
-            failed_start: None,
-            stop_timers: vec![],
-            oom: false,
-        });
-        let since = self.now();
-        self.set_status(Status::Starting { generation, since });
+            Handle::Process { pid, pgid },
+            held_stdin,
+            connect,
+        );
         Ok(())
     }
 
@@ -551,6 +531,31 @@ impl ServerActor {
 
     /// Runs `connect` then lists what the server offers, within the start timeout; the
     /// result comes back to [`Self::on_handshake`] tagged with the run's generation.
+    /// Records a new run (whatever its runtime) and starts its MCP handshake: `starting`.
+    fn begin_run(
+        &mut self,
+        ctx: &mut Context<Self>,
+        generation: u64,
+        handle: Handle,
+        stdin: Option<tokio::process::ChildStdin>,
+        connect: LocalBoxFuture<'static, Result<McpSession, String>>,
+    ) {
+        let handshake = self.spawn_handshake(ctx, generation, connect);
+        self.run = Some(Run {
+            generation,
+            handle,
+            started: Instant::now(),
+            session: None,
+            stdin,
+            handshake: Some(handshake),
+            failed_start: None,
+            stop_timers: vec![],
+            oom: false,
+        });
+        let since = self.now();
+        self.set_status(Status::Starting { generation, since });
+    }
+
     fn spawn_handshake(
         &mut self,
         ctx: &mut Context<Self>,
