@@ -221,6 +221,7 @@ setup_ui() {
 }
 
 setup_npm
+bash tests/conformance/setup.sh
 setup_venv
 setup_ui
 if [ "${SKIP_BROWSER:-0}" = 1 ]; then
