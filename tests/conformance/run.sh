@@ -16,7 +16,8 @@
 # `Total: N passed, M failed` line over all checks) and a last line
 # `conformance: S/T scenarios passed`; the failed checks too when any fail.
 # The full output is kept in $CONFORMANCE_LOG (default
-# .deps/conformance/last-run.log); VERBOSE=1 prints it as it runs.
+# .deps/conformance/last-run.log), each scenario's checks.json in
+# .deps/conformance/results/; VERBOSE=1 prints the output as it runs.
 # Exit status: 0 when every scenario passed, 1 otherwise (2: not set up).
 # Needs `bash tests/conformance/setup.sh` first (node 22 + the pinned suite);
 # downloads nothing.
@@ -25,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$(pwd)"
 CDIR="$ROOT/.deps/conformance"
-NODE22="$CDIR/node22/node_modules/node/bin/node"
+NODE22="$CDIR/bin/node"   # node 22, linked by setup.sh
 SUITE_JS="$CDIR/suite/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 LOG="${CONFORMANCE_LOG:-$CDIR/last-run.log}"
 
@@ -73,13 +74,18 @@ printf '[conformance] %s server --url %s %s (node %s)\n' \
   "@modelcontextprotocol/conformance@$("$NODE22" -p "require('${SUITE_JS%/dist/index.js}/package.json').version")" \
   "$url" "$*" "$("$NODE22" --version)"
 
+# Each scenario's checks.json goes to $RESULTS (failures are read from there).
+RESULTS="${CONFORMANCE_RESULTS:-$CDIR/results}"
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
 status=0
 # The suite's own bin has `#!/usr/bin/env node`; run it with node 22 explicitly.
 if [ "${VERBOSE:-0}" = 1 ]; then
-  PATH="$(dirname "$NODE22"):$PATH" timeout 900 "$NODE22" "$SUITE_JS" server --url "$url" "$@" 2>&1 \
+  PATH="$(dirname "$NODE22"):$PATH" timeout 900 "$NODE22" "$SUITE_JS" server --url "$url" -o "$RESULTS" "$@" 2>&1 \
     | tee "$LOG" || status=$?
 else
-  PATH="$(dirname "$NODE22"):$PATH" timeout 900 "$NODE22" "$SUITE_JS" server --url "$url" "$@" \
+  PATH="$(dirname "$NODE22"):$PATH" timeout 900 "$NODE22" "$SUITE_JS" server --url "$url" -o "$RESULTS" "$@" \
     >"$LOG" 2>&1 || status=$?
 fi
 
@@ -101,8 +107,16 @@ fi
 
 if [ "$status" != 0 ] || [ "$ok" != "$total" ]; then
   printf '\n[conformance] failed checks:\n'
-  grep -E '^\s+- |^\s+Error: ' "$LOG" | head -n 60 || true
-  printf '[conformance] full log: %s\n' "${LOG#"$ROOT"/}"
+  "$NODE22" -e '
+    const fs = require("fs"), path = require("path");
+    const dir = process.argv[1];
+    for (const d of fs.readdirSync(dir).sort()) {
+      let checks;
+      try { checks = JSON.parse(fs.readFileSync(path.join(dir, d, "checks.json"), "utf8")); } catch { continue; }
+      for (const c of checks.filter((c) => c.status === "FAILURE"))
+        console.log(`  ${d.replace(/^server-/, "").replace(/-\d{4}-\d\d-\d\dT.*$/, "")}: ${c.id}: ${c.errorMessage ?? c.description}`);
+    }' "$RESULTS" | head -n 80 || true
+  printf '[conformance] full log: %s; checks: %s/*/checks.json\n' "${LOG#"$ROOT"/}" "${RESULTS#"$ROOT"/}"
   [ "$status" != 0 ] || status=1
 fi
 printf 'conformance: %s/%s scenarios passed\n' "$ok" "$total"

@@ -26,7 +26,9 @@ CDIR="$DEPS/conformance"
 NPM_CACHE="$DEPS/npm-cache"
 NODE22_VERSION="22.23.3"
 NODE22_DIR="$CDIR/node22"
-NODE22="$NODE22_DIR/node_modules/node/bin/node"
+# A stable path to the node 22 binary (run.sh uses it), linked to where the
+# install put it.
+NODE22="$CDIR/bin/node"
 SUITE_DIR="$CDIR/suite"
 FIXTURE_DIR="$CDIR/fixture"
 FIXTURE_SRC="tests/fixtures/conformance"
@@ -55,6 +57,19 @@ setup_node22() {
   # (the binary) and links it to node_modules/node/bin/node.
   npm install --prefix "$NODE22_DIR" --cache "$NPM_CACHE" --no-audit --no-fund \
     --loglevel=error --save-exact "node@$NODE22_VERSION" >/dev/null
+  local bin="$NODE22_DIR/node_modules/node/bin/node"
+  if ! "$bin" --version >/dev/null 2>&1; then
+    # An npm that does not run install scripts leaves node@22 without its
+    # binary: install the platform package it would have fetched, directly.
+    local plat
+    plat="node-$("$(command -v node)" -p 'process.platform + "-" + process.arch')"
+    log "node@$NODE22_VERSION has no binary (install script not run?); installing $plat@$NODE22_VERSION"
+    npm install --prefix "$NODE22_DIR" --cache "$NPM_CACHE" --no-audit --no-fund \
+      --loglevel=error --ignore-scripts --save-exact "$plat@$NODE22_VERSION" >/dev/null
+    bin="$NODE22_DIR/node_modules/$plat/bin/node"
+  fi
+  mkdir -p "$CDIR/bin"
+  ln -sfn "../${bin#"$CDIR"/}" "$NODE22"
   local got
   got="$("$NODE22" --version 2>/dev/null || true)"
   [ "$got" = "v$NODE22_VERSION" ] \
