@@ -608,13 +608,22 @@ async fn an_export_of_a_million_lines_streams_with_bounded_daemon_memory() {
     // writer has nothing to do): the export reads them like any others.
     let mut c = SqliteConnection::establish(&d.dir.join("mcp-manager.db").display().to_string())
         .expect("open the store");
+    // Blocks of 64 lines, as the daemon writes them (migration 000006_log_blocks); no index
+    // entries, since this test does not search.
     c.batch_execute(&format!(
         "PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE; \
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
-         INSERT INTO server_logs (server_id, level, message, source, timestamp, truncated) \
-         SELECT '{id}', 'info', 'line ' || i || ' of the million, with \"quotes\", commas, and padding ' \
-         || substr('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 1, i % 70), \
-         'stderr', '2026-11-25 00:00:00.000000000', 0 FROM n; COMMIT;"
+         CREATE TEMP TABLE fill AS \
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999) \
+         SELECT (SELECT next FROM log_ids) + i AS id, i, 'line ' || (i + 1) || \
+         ' of the million, with \"quotes\", commas, and padding ' \
+         || substr('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 1, (i + 1) % 70) \
+         AS message FROM n; \
+         INSERT INTO log_blocks (id, server_id, last_id, first_ts, last_ts, levels, sources, \
+         count, bytes, lines) \
+         SELECT MIN(id), '{id}', MAX(id), 1795564800000000, 1795564800000000, 2, 2, COUNT(*), \
+         SUM(LENGTH(message)), json_group_array(json_array(id, 1795564800000000, 'info', \
+         'stderr', 0, NULL, message) ORDER BY id) FROM fill GROUP BY i / 64; \
+         UPDATE log_ids SET next = (SELECT MAX(id) + 1 FROM fill); DROP TABLE fill; COMMIT;"
     ))
     .expect("fill");
     drop(c);

@@ -1,14 +1,26 @@
-//! Queries over `server_logs`: filtered pages (full-text search through the FTS5 index of
-//! line chunks, each candidate line then checked against the search), keyset-paged export,
-//! clearing and retention (which drop the chunks whose lines are all gone).
+//! The log store: lines kept in blocks (`log_blocks`, see migration `000006_log_blocks`),
+//! one row per run of up to [`BLOCK`] consecutive lines of one server, with the lines as a
+//! JSON array and summary columns (id range, time range, levels, sources, size) that let a
+//! query skip a block without decoding it. The FTS5 index `log_blocks_fts` holds each
+//! block's distinct words; a search finds candidate blocks there and checks each line.
+//!
+//! Here: writing blocks, filtered pages (newest first, or oldest first for export),
+//! clearing and retention (which trim the block on the boundary, so exactly the right lines
+//! go). Everything runs on a connection the caller provides: the writer for changes, a
+//! pooled reader for queries.
 
 use super::models::LogRow;
-use super::schema::server_logs::dsl;
-use chrono::NaiveDateTime;
-use diesel::dsl::sql;
+use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
-use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::SqliteConnection;
+use serde::Deserialize;
+use std::collections::HashSet;
+
+/// Lines per block at most (the migration's 64: `last_id - id < BLOCK`).
+pub const BLOCK: usize = 64;
+/// Blocks read per round while a page fills.
+const BLOCKS_PER_ROUND: i64 = 16;
 
 /// What to select; every part optional.
 #[derive(Debug, Clone, Default)]
@@ -23,114 +35,334 @@ pub struct Filter {
     pub until: Option<NaiveDateTime>,
 }
 
-type Boxed<'a> = super::schema::server_logs::BoxedQuery<'a, Sqlite>;
+/// A block's bit for a level (the `levels` column).
+fn level_bit(level: &str) -> i64 {
+    match level {
+        "debug" => 1,
+        "info" => 2,
+        "warn" => 4,
+        "error" => 8,
+        _ => 16,
+    }
+}
 
-fn filtered(f: &Filter) -> Boxed<'static> {
-    let mut q = dsl::server_logs
-        .filter(dsl::server_id.eq(f.server_id.clone()))
-        .into_boxed();
-    if let Some(levels) = &f.levels {
-        q = q.filter(dsl::level.eq_any(levels.clone()));
+/// A block's bit for a source (the `sources` column).
+fn source_bit(source: Option<&str>) -> i64 {
+    match source {
+        Some("stdout") => 1,
+        Some("stderr") => 2,
+        Some("system") => 4,
+        Some("mcp") => 8,
+        _ => 16,
     }
-    if let Some(sources) = &f.sources {
-        q = q.filter(dsl::source.eq_any(sources.clone()));
+}
+
+fn micros(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_micros()
+}
+
+/// A filter in the terms of the block columns, plus the per-line check.
+struct Compiled<'a> {
+    f: &'a Filter,
+    levels: i64,
+    sources: i64,
+    since: i64,
+    until: i64,
+}
+
+impl<'a> Compiled<'a> {
+    fn new(f: &'a Filter) -> Compiled<'a> {
+        let mask = |list: &Option<Vec<String>>, bit: &dyn Fn(&str) -> i64| {
+            list.as_ref()
+                .map_or(31, |l| l.iter().fold(0, |m, s| m | bit(s)))
+        };
+        Compiled {
+            f,
+            levels: mask(&f.levels, &level_bit),
+            sources: mask(&f.sources, &|s| source_bit(Some(s))),
+            since: f.since.map_or(i64::MIN, micros),
+            until: f.until.map_or(i64::MAX, micros),
+        }
     }
-    if let Some(s) = f.since {
-        q = q.filter(dsl::timestamp.ge(s));
+
+    fn keeps(&self, l: &Stored) -> bool {
+        self.f
+            .levels
+            .as_ref()
+            .is_none_or(|v| v.contains(&l.2))
+            && self
+                .f
+                .sources
+                .as_ref()
+                .is_none_or(|v| l.3.as_ref().is_some_and(|s| v.contains(s)))
+            && l.1 >= self.since
+            && l.1 < self.until
+            && self.f.fts.as_ref().is_none_or(|s| s.matches(&l.6))
     }
-    if let Some(u) = f.until {
-        q = q.filter(dsl::timestamp.lt(u));
+}
+
+/// A line as a block stores it: `[id, timestamp µs, level, source, truncated, original
+/// level, message]`.
+#[derive(Debug, Deserialize)]
+struct Stored(i64, i64, String, Option<String>, u8, Option<String>, String);
+
+impl Stored {
+    fn into_row(self, server_id: &str) -> LogRow {
+        LogRow {
+            id: i32::try_from(self.0).unwrap_or(i32::MAX),
+            server_id: server_id.to_string(),
+            level: self.2,
+            message: self.6,
+            source: self.3,
+            timestamp: DateTime::from_timestamp_micros(self.1)
+                .unwrap_or_default()
+                .naive_utc(),
+            truncated: self.4 != 0,
+            original_level: self.5,
+        }
     }
-    q
 }
 
 #[derive(QueryableByName)]
-struct Chunk {
+struct BlockRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
-    #[diesel(sql_type = BigInt)]
-    last_id: i64,
+    #[diesel(sql_type = Text)]
+    lines: String,
 }
 
-/// How far a chunk's last line may be from its first: a chunk lies within one written batch
-/// (at most `logs::BATCH` lines plus a drop note per server), so this is generous.
-const MAX_CHUNK_SPAN: i64 = 1 << 20;
-/// Candidate chunks fetched from the index per round.
-const CHUNKS_PER_ROUND: i64 = 64;
+fn decode(block: &BlockRow) -> QueryResult<Vec<Stored>> {
+    serde_json::from_str(&block.lines).map_err(|e| {
+        diesel::result::Error::DeserializationError(format!("log block {}: {e}", block.id).into())
+    })
+}
 
-/// A full-text page. The index finds candidate chunks in id order from the cursor; each
-/// chunk's lines are read by `(server_id, id)` with the other filters and checked against
-/// the search one by one, until the page is full. A word on a million lines therefore
-/// costs about a page of lines, and the answer is exact lines, as if lines were indexed.
-fn fts_page(
-    c: &mut SqliteConnection,
-    f: &Filter,
-    search: &Search,
-    bound: Option<i64>,
-    newest_first: bool,
-    limit: i64,
-) -> QueryResult<Vec<LogRow>> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut out: Vec<LogRow> = Vec::new();
-    // Chunks not yet looked at lie beyond `next` (below it newest first, above it oldest
-    // first); `bound` is the line cursor itself.
-    let mut next = match (newest_first, bound) {
-        (true, b) => b.unwrap_or(i64::MAX),
-        (false, b) => b.unwrap_or(0).saturating_sub(MAX_CHUNK_SPAN),
-    };
-    loop {
-        let chunks: Vec<Chunk> = if newest_first {
-            diesel::sql_query(
-                "SELECT k.id, k.last_id FROM log_chunks_fts f CROSS JOIN log_chunks k ON k.id = f.rowid \
-                 WHERE log_chunks_fts MATCH ? AND f.rowid < ? AND k.server_id = ? \
-                 ORDER BY f.rowid DESC LIMIT ?",
-            )
-            .bind::<Text, _>(&search.fts)
-            .bind::<BigInt, _>(next)
-            .bind::<Text, _>(&f.server_id)
-            .bind::<BigInt, _>(CHUNKS_PER_ROUND)
-            .load(c)?
-        } else {
-            diesel::sql_query(
-                "SELECT k.id, k.last_id FROM log_chunks_fts f CROSS JOIN log_chunks k ON k.id = f.rowid \
-                 WHERE log_chunks_fts MATCH ? AND f.rowid > ? AND k.server_id = ? AND k.last_id > ? \
-                 ORDER BY f.rowid ASC LIMIT ?",
-            )
-            .bind::<Text, _>(&search.fts)
-            .bind::<BigInt, _>(next)
-            .bind::<Text, _>(&f.server_id)
-            .bind::<BigInt, _>(bound.unwrap_or(0))
-            .bind::<BigInt, _>(CHUNKS_PER_ROUND)
-            .load(c)?
-        };
-        let Some(last) = chunks.last() else {
-            return Ok(out);
-        };
-        next = last.id;
-        for chunk in &chunks {
-            let mut q = filtered(f)
-                .filter(sql::<Bool>("id >= ").bind::<BigInt, _>(chunk.id))
-                .filter(sql::<Bool>("id <= ").bind::<BigInt, _>(chunk.last_id));
-            q = match (newest_first, bound) {
-                (true, Some(b)) => q.filter(sql::<Bool>("id < ").bind::<BigInt, _>(b)),
-                (false, Some(a)) => q.filter(sql::<Bool>("id > ").bind::<BigInt, _>(a)),
-                _ => q,
-            };
-            let q = if newest_first {
-                q.order(dsl::id.desc())
-            } else {
-                q.order(dsl::id.asc())
-            };
-            for row in q.select(LogRow::as_select()).load(c)? {
-                if search.matches(&row.message) {
-                    out.push(row);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
+/// A line on its way into a block.
+pub struct NewLine<'a> {
+    pub server_id: &'a str,
+    pub level: &'a str,
+    pub source: &'a str,
+    /// µs since the epoch, UTC.
+    pub timestamp: i64,
+    pub truncated: bool,
+    pub original_level: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// Writes lines as blocks, each server's lines in order, and returns each line's id (in
+/// the order given), or `None` for lines of a server that no longer exists. Ids are
+/// consecutive within a block and never reused (`log_ids`).
+pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Option<i64>>> {
+    #[derive(QueryableByName)]
+    struct Next {
+        #[diesel(sql_type = BigInt)]
+        next: i64,
+    }
+    let mut next = diesel::sql_query("SELECT next FROM log_ids WHERE id = 1")
+        .get_result::<Next>(c)?
+        .next;
+    let mut by_server: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match by_server.iter_mut().find(|(s, _)| *s == line.server_id) {
+            Some((_, idx)) => idx.push(i),
+            None => by_server.push((line.server_id, vec![i])),
+        }
+    }
+    let mut ids = vec![None; lines.len()];
+    let mut json = Vec::with_capacity(64 * 1024);
+    for (server, idx) in &by_server {
+        for chunk in idx.chunks(BLOCK) {
+            let first = next;
+            next += chunk.len() as i64;
+            json.clear();
+            json.push(b'[');
+            let (mut levels, mut sources, mut bytes) = (0i64, 0i64, 0i64);
+            let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
+            for (k, &i) in chunk.iter().enumerate() {
+                let l = &lines[i];
+                if k > 0 {
+                    json.push(b',');
                 }
+                let row = (
+                    first + k as i64,
+                    l.timestamp,
+                    l.level,
+                    l.source,
+                    u8::from(l.truncated),
+                    l.original_level,
+                    l.message,
+                );
+                serde_json::to_writer(&mut json, &row)
+                    .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+                levels |= level_bit(l.level);
+                sources |= source_bit(Some(l.source));
+                bytes += l.message.len() as i64;
+                first_ts = first_ts.min(l.timestamp);
+                last_ts = last_ts.max(l.timestamp);
+            }
+            json.push(b']');
+            // serde_json writes UTF-8 from &str values only.
+            let text = std::str::from_utf8(&json).unwrap_or_default();
+            let stored = diesel::sql_query(
+                "INSERT INTO log_blocks (id, server_id, last_id, first_ts, last_ts, levels, \
+                 sources, count, bytes, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind::<BigInt, _>(first)
+            .bind::<Text, _>(*server)
+            .bind::<BigInt, _>(next - 1)
+            .bind::<BigInt, _>(first_ts)
+            .bind::<BigInt, _>(last_ts)
+            .bind::<BigInt, _>(levels)
+            .bind::<BigInt, _>(sources)
+            .bind::<BigInt, _>(chunk.len() as i64)
+            .bind::<BigInt, _>(bytes)
+            .bind::<Text, _>(text)
+            .execute(c);
+            // A server deleted meanwhile fails its foreign key: its lines are skipped,
+            // the others kept.
+            if stored.is_err() {
+                continue;
+            }
+            index_block(c, first, chunk.iter().map(|&i| lines[i].message))?;
+            for (k, &i) in chunk.iter().enumerate() {
+                ids[i] = Some(first + k as i64);
             }
         }
     }
+    diesel::sql_query("UPDATE log_ids SET next = ? WHERE id = 1")
+        .bind::<BigInt, _>(next)
+        .execute(c)?;
+    Ok(ids)
+}
+
+/// Adds a block's distinct words to the search index.
+fn index_block<'a>(
+    c: &mut SqliteConnection,
+    id: i64,
+    messages: impl Iterator<Item = &'a str>,
+) -> QueryResult<()> {
+    diesel::sql_query("INSERT INTO log_blocks_fts (rowid, words) VALUES (?, ?)")
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(block_words(messages))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Index terms are cut to this many characters when they hold a digit.
+///
+/// Ids, numbers, hashes and timestamps make most of the distinct words of a log, and FTS5's
+/// cost goes with distinct terms (it sorts them at every flush and rewrites them at every
+/// merge): with whole ids, indexing took 5 µs of the 7 per line. Cut to 4 characters they
+/// are a bounded vocabulary, and a search for `request_id=492117` still narrows to the
+/// blocks holding a number that starts `4921`, whose lines are then checked in full.
+const ID_TERM: usize = 4;
+
+/// The term the index holds for a word (see [`ID_TERM`]).
+fn index_term(w: &str) -> &str {
+    if w.len() <= ID_TERM {
+        return w;
+    }
+    if w.is_ascii() {
+        if w.bytes().any(|b| b.is_ascii_digit()) {
+            return &w[..ID_TERM];
+        }
+        return w;
+    }
+    if w.chars().any(char::is_numeric) {
+        return cut_chars(w, ID_TERM);
+    }
+    w
+}
+
+fn cut_chars(w: &str, n: usize) -> &str {
+    w.char_indices().nth(n).map_or(w, |(i, _)| &w[..i])
+}
+
+/// The distinct index terms of some messages, space-separated: what the index holds for a
+/// block. Words are cut as [`Search`] cuts them (runs of letters and digits), then made
+/// terms by [`index_term`]; case is left to the index, which folds it.
+pub fn block_words<'a>(messages: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(1024);
+    let mut out = String::with_capacity(4096);
+    for m in messages {
+        let mut add = |w: &'a str| {
+            if w.is_empty() {
+                return;
+            }
+            let w = index_term(w);
+            if seen.insert(w) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+        };
+        if m.is_ascii() {
+            // Byte offsets are char boundaries in ASCII text.
+            let b = m.as_bytes();
+            let mut start = None;
+            for (i, ch) in b.iter().enumerate() {
+                match (ch.is_ascii_alphanumeric(), start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        add(&m[s..i]);
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(s) = start {
+                add(&m[s..]);
+            }
+        } else {
+            m.split(|ch: char| !ch.is_alphanumeric()).for_each(&mut add);
+        }
+    }
+    out
+}
+
+/// Blocks of a server, newest first below `before` or oldest first from `from`, that may
+/// hold lines the filter keeps; with a search, only the index's candidates.
+fn blocks(
+    c: &mut SqliteConnection,
+    k: &Compiled,
+    newest_first: bool,
+    from: i64,
+    after_line: i64,
+) -> QueryResult<Vec<BlockRow>> {
+    let summary = "b.server_id = ? AND (b.levels & ?) != 0 AND (b.sources & ?) != 0 \
+                   AND b.last_ts >= ? AND b.first_ts < ?";
+    let (source, order) = if newest_first {
+        ("b.id < ?", "b.id DESC")
+    } else {
+        ("b.id > ? AND b.last_id > ?", "b.id ASC")
+    };
+    let sql = match &k.f.fts {
+        Some(_) => format!(
+            "SELECT b.id, b.lines FROM log_blocks_fts f CROSS JOIN log_blocks b ON b.id = f.rowid \
+             WHERE log_blocks_fts MATCH ? AND {summary} AND {} ORDER BY {} LIMIT ?",
+            source.replace("b.id", "f.rowid"),
+            order.replace("b.id", "f.rowid"),
+        ),
+        None => format!(
+            "SELECT b.id, b.lines FROM log_blocks b WHERE {summary} AND {source} ORDER BY {order} LIMIT ?"
+        ),
+    };
+    let mut q = diesel::sql_query(sql).into_boxed();
+    if let Some(s) = &k.f.fts {
+        q = q.bind::<Text, _>(s.fts.clone());
+    }
+    let mut q = q
+        .bind::<Text, _>(k.f.server_id.clone())
+        .bind::<BigInt, _>(k.levels)
+        .bind::<BigInt, _>(k.sources)
+        .bind::<BigInt, _>(k.since)
+        .bind::<BigInt, _>(k.until)
+        .bind::<BigInt, _>(from);
+    if !newest_first {
+        q = q.bind::<BigInt, _>(after_line);
+    }
+    q.bind::<BigInt, _>(BLOCKS_PER_ROUND).load(c)
 }
 
 /// The newest matching lines older than `before` (an id), newest first, at most `limit`.
@@ -140,17 +372,28 @@ pub fn page_back(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<LogRow>> {
-    if let Some(m) = &f.fts {
-        return fts_page(c, f, m, before, true, limit);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let before = before.unwrap_or(i64::MAX);
+    let k = Compiled::new(f);
+    let mut out = Vec::new();
+    let mut next = before;
+    loop {
+        let found = blocks(c, &k, true, next, 0)?;
+        let Some(last) = found.last() else {
+            return Ok(out);
+        };
+        next = last.id;
+        for block in &found {
+            for line in decode(block)?.into_iter().rev() {
+                if line.0 < before && k.keeps(&line) {
+                    out.push(line.into_row(&f.server_id));
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
     }
-    let mut q = filtered(f);
-    if let Some(b) = before {
-        q = q.filter(sql::<Bool>("id < ").bind::<BigInt, _>(b));
-    }
-    q.order(dsl::id.desc())
-        .limit(limit)
-        .select(LogRow::as_select())
-        .load(c)
 }
 
 /// Matching lines after `after` (an id), oldest first, at most `limit` (for export).
@@ -160,102 +403,199 @@ pub fn page_forward(
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<LogRow>> {
-    if let Some(m) = &f.fts {
-        return fts_page(c, f, m, Some(after), false, limit);
-    }
-    filtered(f)
-        .filter(sql::<Bool>("id > ").bind::<BigInt, _>(after))
-        .order(dsl::id.asc())
-        .limit(limit)
-        .select(LogRow::as_select())
-        .load(c)
-}
-
-pub fn clear(c: &mut SqliteConnection, server: &str) -> QueryResult<usize> {
-    let n = diesel::delete(dsl::server_logs.filter(dsl::server_id.eq(server))).execute(c)?;
-    drop_stale_chunks(c, server)?;
-    Ok(n)
-}
-
-/// Forgets the search chunks of a server whose lines are all gone (the index entries go
-/// with them, by trigger). A chunk with some lines left stays: searches check lines.
-fn drop_stale_chunks(c: &mut SqliteConnection, server: &str) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM log_chunks WHERE server_id = ? AND last_id < \
-         COALESCE((SELECT MIN(id) FROM server_logs WHERE server_id = ?), 9223372036854775807)",
-    )
-    .bind::<Text, _>(server)
-    .bind::<Text, _>(server)
-    .execute(c)
-}
-
-/// Deletes lines older than `before`, server by server along `(server_id, timestamp)`.
-pub fn prune_age(c: &mut SqliteConnection, before: NaiveDateTime) -> QueryResult<usize> {
-    let servers: Vec<String> = super::schema::servers::table
-        .select(super::schema::servers::id)
-        .load(c)?;
-    let mut deleted = 0;
-    for s in servers {
-        let n = diesel::delete(
-            dsl::server_logs
-                .filter(dsl::server_id.eq(&s))
-                .filter(dsl::timestamp.lt(before)),
-        )
-        .execute(c)?;
-        if n > 0 {
-            drop_stale_chunks(c, &s)?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let k = Compiled::new(f);
+    let mut out = Vec::new();
+    // A block holding lines after `after` starts less than BLOCK ids before it.
+    let mut next = after.saturating_sub(BLOCK as i64);
+    loop {
+        let found = blocks(c, &k, false, next, after)?;
+        let Some(last) = found.last() else {
+            return Ok(out);
+        };
+        next = last.id;
+        for block in &found {
+            for line in decode(block)? {
+                if line.0 > after && k.keeps(&line) {
+                    out.push(line.into_row(&f.server_id));
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
         }
-        deleted += n;
     }
-    Ok(deleted)
 }
 
 #[derive(QueryableByName)]
-struct Cut {
+struct Count {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    n: i64,
+}
+
+/// Deletes every line of a server; returns how many there were.
+pub fn clear(c: &mut SqliteConnection, server: &str) -> QueryResult<usize> {
+    let n = diesel::sql_query(
+        "SELECT COALESCE(SUM(count), 0) AS n FROM log_blocks WHERE server_id = ?",
+    )
+    .bind::<Text, _>(server)
+    .get_result::<Count>(c)?
+    .n;
+    diesel::sql_query("DELETE FROM log_blocks WHERE server_id = ?")
+        .bind::<Text, _>(server)
+        .execute(c)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Replaces a block's lines by `kept` (a subset, in order), or deletes it when none are
+/// left; its summary and index entry follow.
+fn rewrite(c: &mut SqliteConnection, id: i64, kept: &[Stored]) -> QueryResult<()> {
+    let Some(newest) = kept.last() else {
+        diesel::sql_query("DELETE FROM log_blocks WHERE id = ?")
+            .bind::<BigInt, _>(id)
+            .execute(c)?;
+        return Ok(());
+    };
+    let rows: Vec<_> = kept
+        .iter()
+        .map(|l| (l.0, l.1, &l.2, &l.3, l.4, &l.5, &l.6))
+        .collect();
+    let lines = serde_json::to_string(&rows)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    diesel::sql_query(
+        "UPDATE log_blocks SET last_id = ?, first_ts = ?, last_ts = ?, levels = ?, sources = ?, \
+         count = ?, bytes = ?, lines = ? WHERE id = ?",
+    )
+    .bind::<BigInt, _>(newest.0)
+    .bind::<BigInt, _>(kept.iter().map(|l| l.1).min().unwrap_or(newest.1))
+    .bind::<BigInt, _>(kept.iter().map(|l| l.1).max().unwrap_or(newest.1))
+    .bind::<BigInt, _>(kept.iter().fold(0, |m, l| m | level_bit(&l.2)))
+    .bind::<BigInt, _>(kept.iter().fold(0, |m, l| m | source_bit(l.3.as_deref())))
+    .bind::<BigInt, _>(kept.len() as i64)
+    .bind::<BigInt, _>(kept.iter().map(|l| l.6.len() as i64).sum::<i64>())
+    .bind::<Text, _>(lines)
+    .bind::<BigInt, _>(id)
+    .execute(c)?;
+    diesel::sql_query("DELETE FROM log_blocks_fts WHERE rowid = ?")
+        .bind::<BigInt, _>(id)
+        .execute(c)?;
+    index_block(c, id, kept.iter().map(|l| l.6.as_str()))
+}
+
+fn servers_with_logs(c: &mut SqliteConnection) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct S {
+        #[diesel(sql_type = Text)]
+        server_id: String,
+    }
+    Ok(
+        diesel::sql_query("SELECT DISTINCT server_id FROM log_blocks")
+            .load::<S>(c)?
+            .into_iter()
+            .map(|s| s.server_id)
+            .collect(),
+    )
+}
+
+/// Deletes lines older than `before`: whole blocks, and the older lines of a block that
+/// straddles the limit.
+pub fn prune_age(c: &mut SqliteConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    let before = micros(before);
+    let mut deleted = 0;
+    for s in servers_with_logs(c)? {
+        deleted += diesel::sql_query(
+            "SELECT COALESCE(SUM(count), 0) AS n FROM log_blocks WHERE server_id = ? AND last_ts < ?",
+        )
+        .bind::<Text, _>(&s)
+        .bind::<BigInt, _>(before)
+        .get_result::<Count>(c)?
+        .n;
+        diesel::sql_query("DELETE FROM log_blocks WHERE server_id = ? AND last_ts < ?")
+            .bind::<Text, _>(&s)
+            .bind::<BigInt, _>(before)
+            .execute(c)?;
+        let straddling: Vec<BlockRow> = diesel::sql_query(
+            "SELECT id, lines FROM log_blocks WHERE server_id = ? AND first_ts < ?",
+        )
+        .bind::<Text, _>(&s)
+        .bind::<BigInt, _>(before)
+        .load(c)?;
+        for block in straddling {
+            let lines = decode(&block)?;
+            let n = lines.len();
+            let kept: Vec<Stored> = lines.into_iter().filter(|l| l.1 >= before).collect();
+            deleted += (n - kept.len()) as i64;
+            rewrite(c, block.id, &kept)?;
+        }
+    }
+    Ok(usize::try_from(deleted).unwrap_or(0))
 }
 
 /// Keeps each server's newest lines within `max_bytes` of message text; deletes the rest.
 pub fn prune_size(c: &mut SqliteConnection, max_bytes: i64) -> QueryResult<usize> {
-    let servers: Vec<String> = dsl::server_logs.select(dsl::server_id).distinct().load(c)?;
+    #[derive(QueryableByName)]
+    struct Cut {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        /// Bytes of the blocks newer than this one.
+        #[diesel(sql_type = BigInt)]
+        newer: i64,
+    }
     let mut deleted = 0;
-    for s in servers {
-        // The newest line whose running total (newest first) passes the limit: it and
-        // everything older goes.
+    for s in servers_with_logs(c)? {
+        // The newest block whose running total (newest first) passes the limit.
         let cut: Option<Cut> = diesel::sql_query(
-            "SELECT id FROM (SELECT id, SUM(LENGTH(CAST(message AS BLOB))) \
-             OVER (ORDER BY id DESC) AS acc FROM server_logs WHERE server_id = ?) \
+            "SELECT id, acc - bytes AS newer FROM (SELECT id, bytes, SUM(bytes) \
+             OVER (ORDER BY id DESC) AS acc FROM log_blocks WHERE server_id = ?) \
              WHERE acc > ? ORDER BY id DESC LIMIT 1",
         )
         .bind::<Text, _>(&s)
         .bind::<BigInt, _>(max_bytes)
         .get_result(c)
         .optional()?;
-        if let Some(cut) = cut {
-            deleted += diesel::delete(
-                dsl::server_logs
-                    .filter(dsl::server_id.eq(&s))
-                    .filter(sql::<Bool>("id <= ").bind::<BigInt, _>(cut.id)),
-            )
+        let Some(cut) = cut else { continue };
+        deleted += diesel::sql_query(
+            "SELECT COALESCE(SUM(count), 0) AS n FROM log_blocks WHERE server_id = ? AND id < ?",
+        )
+        .bind::<Text, _>(&s)
+        .bind::<BigInt, _>(cut.id)
+        .get_result::<Count>(c)?
+        .n;
+        diesel::sql_query("DELETE FROM log_blocks WHERE server_id = ? AND id < ?")
+            .bind::<Text, _>(&s)
+            .bind::<BigInt, _>(cut.id)
             .execute(c)?;
-            drop_stale_chunks(c, &s)?;
+        let block: BlockRow = diesel::sql_query("SELECT id, lines FROM log_blocks WHERE id = ?")
+            .bind::<BigInt, _>(cut.id)
+            .get_result(c)?;
+        // Of the straddling block, its newest lines that still fit.
+        let mut room = max_bytes - cut.newer;
+        let mut lines = decode(&block)?;
+        let n = lines.len();
+        let mut keep_from = n;
+        while keep_from > 0 && room >= lines[keep_from - 1].6.len() as i64 {
+            room -= lines[keep_from - 1].6.len() as i64;
+            keep_from -= 1;
         }
+        let kept = lines.split_off(keep_from);
+        deleted += (n - kept.len()) as i64;
+        rewrite(c, block.id, &kept)?;
     }
-    Ok(deleted)
+    Ok(usize::try_from(deleted).unwrap_or(0))
 }
 
 /// Turns a search box into an FTS5 expression: words must all appear (`error timeout`),
-/// `"quoted words"` is a phrase, `word*` a prefix. Only tokens (letters and digits) reach
-/// the expression, each phrase quoted, so no input can be an FTS5 syntax error or reach a
-/// column filter.
+/// `"quoted words"` is a phrase, `word*` a prefix. The index holds words, not positions, so
+/// a phrase asks for its words and each candidate line is checked for the phrase. Only
+/// tokens (letters and digits) reach the expression, each quoted, so no input can be an
+/// FTS5 syntax error or reach a column filter.
 pub fn fts_query(input: &str) -> Option<String> {
     Search::parse(input).map(|s| s.fts)
 }
 
-/// A parsed search box: the FTS5 expression that finds candidate chunks, and the terms a
-/// line must contain, checked the way the index tokenizes (`unicode61`: runs of letters
-/// and digits, case folded, accents kept).
+/// A parsed search box: the FTS5 expression that finds candidate blocks, and the terms a
+/// line must contain, cut the way [`block_words`] cuts words for the index (runs of letters
+/// and digits), compared case-folded.
 #[derive(Debug, Clone)]
 pub struct Search {
     pub fts: String,
@@ -266,14 +606,28 @@ pub struct Search {
 #[derive(Debug, Clone)]
 struct Term {
     tokens: Vec<String>,
+    /// The same tokens, as written (for the index, which folds case itself).
+    raw: Vec<String>,
     prefix: bool,
 }
 
 fn tokens(text: &str) -> Vec<String> {
+    raw_tokens(text).map(str::to_lowercase).collect()
+}
+
+fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+}
+
+impl Term {
+    fn new(text: &str, prefix: bool) -> Term {
+        Term {
+            tokens: tokens(text),
+            raw: raw_tokens(text).map(str::to_string).collect(),
+            prefix,
+        }
+    }
 }
 
 impl Search {
@@ -288,10 +642,7 @@ impl Search {
             if c == '"' {
                 chars.next();
                 let phrase: String = chars.by_ref().take_while(|c| *c != '"').collect();
-                terms.push(Term {
-                    tokens: tokens(&phrase),
-                    prefix: false,
-                });
+                terms.push(Term::new(&phrase, false));
                 continue;
             }
             let mut word = String::new();
@@ -307,23 +658,28 @@ impl Search {
                 Some(w) => (w.to_string(), true),
                 None => (word, false),
             };
-            terms.push(Term {
-                tokens: tokens(&word),
-                prefix,
-            });
+            terms.push(Term::new(&word, prefix));
         }
         terms.retain(|t| !t.tokens.is_empty());
         if terms.is_empty() {
             return None;
         }
+        // Each word as the index holds it (case folding is the index's, on both sides); a
+        // prefix applies to the last word of its term. A prefix longer than an id term
+        // also finds the words that hold a digit after it, which the index cut.
         let fts = terms
             .iter()
-            .map(|t| {
-                format!(
-                    "\"{}\"{}",
-                    t.tokens.join(" "),
-                    if t.prefix { "*" } else { "" }
-                )
+            .flat_map(|t| {
+                let n = t.raw.len();
+                t.raw.iter().enumerate().map(move |(i, w)| {
+                    if !(t.prefix && i == n - 1) {
+                        format!("\"{}\"", index_term(w))
+                    } else if w.chars().count() <= ID_TERM {
+                        format!("\"{w}\"*")
+                    } else {
+                        format!("(\"{w}\"* OR \"{}\")", cut_chars(w, ID_TERM))
+                    }
+                })
             })
             .collect::<Vec<_>>()
             .join(" AND ");
@@ -369,17 +725,75 @@ mod tests {
     }
 
     #[test]
+    fn long_ids_and_prefixes_are_found_through_cut_terms() {
+        use diesel::connection::SimpleConnection;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = super::super::open_connection(&dir.path().join("t.db")).expect("open");
+        super::super::migrate(&mut c).expect("migrate");
+        c.batch_execute("INSERT INTO servers (id, name, type) VALUES ('s', 's', 'process')")
+            .expect("server");
+        let messages = [
+            "request_id=492117 done",
+            "request_id=492118 done",
+            "session=8a794779 retrying upstream",
+            "session=8a79 short",
+            "path=/srv/module_12.rs retrieved",
+            "Überprüfung 12345Ä fertig",
+        ];
+        let lines: Vec<NewLine> = messages
+            .iter()
+            .map(|m| NewLine {
+                server_id: "s",
+                level: "info",
+                source: "stderr",
+                timestamp: 0,
+                truncated: false,
+                original_level: None,
+                message: m,
+            })
+            .collect();
+        insert(&mut c, &lines).expect("insert");
+        let find = |c: &mut SqliteConnection, q: &str| -> Vec<String> {
+            let f = Filter {
+                server_id: "s".into(),
+                fts: Search::parse(q),
+                ..Default::default()
+            };
+            let mut rows = page_back(c, &f, None, 100).expect("search");
+            rows.reverse();
+            rows.into_iter().map(|r| r.message).collect()
+        };
+        assert_eq!(find(&mut c, "request_id=492117"), vec![messages[0]]);
+        assert_eq!(find(&mut c, "492118"), vec![messages[1]]);
+        assert_eq!(find(&mut c, "49211*"), vec![messages[0], messages[1]]);
+        assert_eq!(find(&mut c, "4921179"), Vec::<String>::new());
+        assert_eq!(find(&mut c, "8a794779"), vec![messages[2]]);
+        assert_eq!(find(&mut c, "8A79*"), vec![messages[2], messages[3]]);
+        assert_eq!(find(&mut c, "8a794*"), vec![messages[2]]);
+        assert_eq!(find(&mut c, "retr*"), vec![messages[2], messages[4]]);
+        assert_eq!(find(&mut c, "retrying"), vec![messages[2]]);
+        assert_eq!(find(&mut c, "module_1*"), vec![messages[4]]);
+        assert_eq!(find(&mut c, "\"upstream session\""), Vec::<String>::new());
+        assert_eq!(find(&mut c, "\"retrying upstream\""), vec![messages[2]]);
+        assert_eq!(find(&mut c, "überprüfung 12345ä"), vec![messages[5]]);
+        assert_eq!(find(&mut c, "12345*"), vec![messages[5]]);
+    }
+
+    #[test]
     fn search_boxes_become_safe_fts_expressions() {
         assert_eq!(fts_query("timeout"), Some("\"timeout\"".into()));
         assert_eq!(
             fts_query("conn* \"broken pipe\" db"),
-            Some("\"conn\"* AND \"broken pipe\" AND \"db\"".into())
+            Some("\"conn\"* AND \"broken\" AND \"pipe\" AND \"db\"".into())
         );
-        assert_eq!(fts_query("error_count=0"), Some("\"error count 0\"".into()));
+        assert_eq!(
+            fts_query("error_count=0"),
+            Some("\"error\" AND \"count\" AND \"0\"".into())
+        );
         assert_eq!(fts_query("  \"\" *** "), None);
         assert_eq!(
             fts_query("NEAR(a b) OR c:d"),
-            Some("\"near a\" AND \"b\" AND \"or\" AND \"c d\"".into())
+            Some("\"NEAR\" AND \"a\" AND \"b\" AND \"OR\" AND \"c\" AND \"d\"".into())
         );
     }
 }

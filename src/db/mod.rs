@@ -251,7 +251,7 @@ mod tests {
         let up = schema_dump(&mut conn);
         assert!(up.iter().any(|s| s.contains("CREATE TABLE servers")));
         assert!(up.iter().any(|s| s.contains("CREATE TABLE health_metrics")));
-        assert!(up.iter().any(|s| s.contains("CREATE TABLE server_logs")));
+        assert!(up.iter().any(|s| s.contains("CREATE TABLE log_blocks")));
         conn.revert_all_migrations(MIGRATIONS).expect("down");
         assert_eq!(
             schema_dump(&mut conn),
@@ -267,15 +267,128 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut conn = open_connection(&dir.path().join("t.db")).expect("open");
         migrate(&mut conn).expect("up");
+        conn.batch_execute("INSERT INTO servers (id, name, type) VALUES ('a', 'a', 'process');")
+            .expect("exec");
+        let line = logs::NewLine {
+            server_id: "a",
+            level: "info",
+            source: "stderr",
+            timestamp: 0,
+            truncated: false,
+            original_level: None,
+            message: "x",
+        };
+        let ids = logs::insert(&mut conn, &[line]).expect("insert");
+        assert_eq!(ids, vec![Some(1)]);
+        conn.batch_execute("DELETE FROM servers WHERE id = 'a';")
+            .expect("exec");
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let count = |conn: &mut SqliteConnection, sql: &str| {
+            diesel::sql_query(sql)
+                .get_result::<N>(conn)
+                .expect("count")
+                .n
+        };
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM log_blocks"), 0);
+        // The index entry went with the block (by trigger).
+        assert_eq!(
+            count(&mut conn, "SELECT COUNT(*) AS n FROM log_blocks_fts('x')"),
+            0
+        );
+    }
+
+    #[test]
+    fn lines_stored_as_rows_are_kept_when_the_store_moves_to_blocks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open_connection(&dir.path().join("t.db")).expect("open");
+        // The store as the build before log blocks left it.
+        while !conn
+            .applied_migrations()
+            .expect("applied")
+            .iter()
+            .any(|v| v.to_string().ends_with("000005"))
+        {
+            conn.run_next_migration(MIGRATIONS).expect("migration");
+        }
         conn.batch_execute(
-            "INSERT INTO servers (id, name, type) VALUES ('a', 'a', 'process');
-             INSERT INTO server_logs (server_id, level, message) VALUES ('a', 'info', 'x');
-             DELETE FROM servers WHERE id = 'a';",
+            "INSERT INTO servers (id, name, type) VALUES ('a', 'a', 'process'), ('b', 'b', 'process');
+             INSERT INTO server_logs (id, server_id, level, message, source, timestamp, truncated, original_level)
+             VALUES (5, 'a', 'info', 'first line', 'stderr', '2026-11-25 10:00:00.250000', 0, NULL),
+                    (6, 'b', 'warn', 'other server', 'stdout', '2026-11-25 10:00:01', 0, 'WARNING'),
+                    (7, 'a', 'error', 'boom \"quoted\"', NULL, '2026-11-25 10:00:02.000001', 1, 'E');
+             DELETE FROM server_logs WHERE id = 7;
+             INSERT INTO server_logs (id, server_id, level, message, source, timestamp, truncated, original_level)
+             VALUES (8, 'a', 'error', 'boom \"quoted\"', NULL, '2026-11-25 10:00:02.000001', 1, 'E');",
         )
-        .expect("exec");
-        use schema::server_logs::dsl::*;
-        let n: i64 = server_logs.count().get_result(&mut conn).expect("count");
-        assert_eq!(n, 0);
+        .expect("rows");
+        migrate(&mut conn).expect("to blocks");
+        let f = logs::Filter {
+            server_id: "a".into(),
+            ..Default::default()
+        };
+        let rows = logs::page_back(&mut conn, &f, None, 10).expect("page");
+        let seen: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.id,
+                    r.message.as_str(),
+                    r.level.as_str(),
+                    r.source.as_deref(),
+                    r.timestamp.to_string(),
+                    r.truncated,
+                    r.original_level.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    8,
+                    "boom \"quoted\"",
+                    "error",
+                    None,
+                    "2026-11-25 10:00:02.000001".into(),
+                    true,
+                    Some("E")
+                ),
+                (
+                    5,
+                    "first line",
+                    "info",
+                    Some("stderr"),
+                    "2026-11-25 10:00:00.250".into(),
+                    false,
+                    None
+                ),
+            ]
+        );
+        let search = logs::Filter {
+            server_id: "a".into(),
+            fts: logs::Search::parse("boom"),
+            ..Default::default()
+        };
+        let found = logs::page_back(&mut conn, &search, None, 10).expect("search");
+        assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), vec![8]);
+        // New lines never reuse an id, not even the deleted 7's successor's.
+        let line = logs::NewLine {
+            server_id: "a",
+            level: "info",
+            source: "stderr",
+            timestamp: 0,
+            truncated: false,
+            original_level: None,
+            message: "after",
+        };
+        assert_eq!(
+            logs::insert(&mut conn, &[line]).expect("insert"),
+            vec![Some(9)]
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Row structs of the store, one per table; conversion to the domain types lives in
 //! `crate::model`, so the rest of the daemon never sees JSON-in-TEXT columns.
 
-use super::schema::{health_metrics, server_logs, servers};
+use super::schema::{health_metrics, servers};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -57,9 +57,8 @@ pub struct RunStateChange {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
-#[diesel(table_name = server_logs)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+/// A stored log line (decoded from its block, see `db::logs`).
+#[derive(Debug, Clone)]
 pub struct LogRow {
     pub id: i32,
     pub server_id: String,
@@ -69,19 +68,6 @@ pub struct LogRow {
     pub timestamp: NaiveDateTime,
     pub truncated: bool,
     pub original_level: Option<String>,
-}
-
-/// Borrowed from the queued line: a flood of logs is not copied once more to be inserted.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = server_logs)]
-pub struct NewLogRow<'a> {
-    pub server_id: &'a str,
-    pub level: &'a str,
-    pub message: &'a str,
-    pub source: Option<&'a str>,
-    pub timestamp: NaiveDateTime,
-    pub truncated: bool,
-    pub original_level: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -12,19 +12,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    server_logs (id) {
-        id -> Integer,
-        server_id -> Text,
-        level -> Text,
-        message -> Text,
-        source -> Nullable<Text>,
-        timestamp -> Timestamp,
-        truncated -> Bool,
-        original_level -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
     servers (id) {
         id -> Text,
         name -> Text,
@@ -60,6 +47,5 @@ diesel::table! {
 }
 
 diesel::joinable!(health_metrics -> servers (server_id));
-diesel::joinable!(server_logs -> servers (server_id));
 
-diesel::allow_tables_to_appear_in_same_query!(health_metrics, server_logs, servers,);
+diesel::allow_tables_to_appear_in_same_query!(health_metrics, servers,);

@@ -11,7 +11,6 @@ pub mod level;
 
 use crate::actors::bus::{EventBus, PublishLogs};
 use crate::db::Store;
-use crate::db::models::NewLogRow;
 use actix::Addr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -325,7 +324,7 @@ async fn merge_segments(store: &Store) {
         .write(|c| {
             use diesel::connection::SimpleConnection;
             c.batch_execute(
-                "INSERT INTO log_chunks_fts(log_chunks_fts, rank) VALUES('merge', 500);",
+                "INSERT INTO log_blocks_fts(log_blocks_fts, rank) VALUES('merge', 500);",
             )
         })
         .await;
@@ -335,51 +334,26 @@ async fn merge_segments(store: &Store) {
 }
 
 /// Writes one batch in one transaction and returns the stored entries with their ids.
-async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
+/// Public for `examples/ingest_writer.rs`, which measures this path alone.
+pub async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
     let started = std::time::Instant::now();
     let n = batch.len();
     let result = store
         .write(move |c| {
-            use crate::db::schema::server_logs::dsl::server_logs;
-            use diesel::prelude::*;
-            // One cached prepared statement run per row is far faster in SQLite than one
-            // statement with thousands of parameters. A row of a server deleted meanwhile
-            // fails its foreign key and is skipped, without losing the others.
-            let ok: Vec<bool> = batch
+            let lines: Vec<crate::db::logs::NewLine> = batch
                 .iter()
-                .map(|l| {
-                    diesel::insert_into(server_logs)
-                        .values(NewLogRow {
-                            server_id: &l.server_id,
-                            level: l.level,
-                            message: &l.message,
-                            source: Some(l.source.as_str()),
-                            timestamp: l.timestamp.naive_utc(),
-                            truncated: l.truncated,
-                            original_level: l.original_level.as_deref(),
-                        })
-                        .execute(c)
-                        .is_ok()
+                .map(|l| crate::db::logs::NewLine {
+                    server_id: &l.server_id,
+                    level: l.level,
+                    source: l.source.as_str(),
+                    timestamp: l.timestamp.timestamp_micros(),
+                    truncated: l.truncated,
+                    original_level: l.original_level.as_deref(),
+                    message: &l.message,
                 })
                 .collect();
-            // One writer, AUTOINCREMENT, one transaction: the stored rows got consecutive
-            // ids ending at the last one.
-            let stored = ok.iter().filter(|b| **b).count() as i64;
-            let last: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "last_insert_rowid()",
-            ))
-            .get_result(c)?;
-            let mut next = last - stored + 1;
-            let ids: Vec<Option<i32>> = ok
-                .iter()
-                .map(|b| {
-                    b.then(|| {
-                        next += 1;
-                        i32::try_from(next - 1).unwrap_or(i32::MAX)
-                    })
-                })
-                .collect();
-            index_chunks(c, &batch, &ids)?;
+            let ids = crate::db::logs::insert(c, &lines)?;
+            drop(lines);
             Ok((batch, ids))
         })
         .await;
@@ -395,12 +369,12 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
             return vec![];
         }
     };
-    batch
+    let mut entries: Vec<LogEntry> = batch
         .into_iter()
         .zip(ids)
         .filter_map(|(l, id)| {
             Some(LogEntry {
-                id: i64::from(id?),
+                id: id?,
                 server_id: l.server_id,
                 level: l.level.to_string(),
                 original_level: l.original_level,
@@ -410,52 +384,10 @@ async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
                 truncated: l.truncated,
             })
         })
-        .collect()
-}
-
-/// Lines per search-index chunk at most (see migration `000005_log_chunks`).
-pub const CHUNK: usize = 64;
-
-/// Indexes the stored lines of a batch for search: each server's lines, in order, as
-/// documents of up to [`CHUNK`] lines.
-fn index_chunks(
-    c: &mut diesel::SqliteConnection,
-    batch: &[LogLine],
-    ids: &[Option<i32>],
-) -> diesel::QueryResult<()> {
-    use diesel::prelude::*;
-    use diesel::sql_types::{Integer, Text};
-    let mut by_server: Vec<(&str, Vec<(i32, &str)>)> = Vec::new();
-    for (line, id) in batch.iter().zip(ids) {
-        let Some(id) = id else { continue };
-        match by_server.iter_mut().find(|(s, _)| *s == line.server_id) {
-            Some((_, lines)) => lines.push((*id, &line.message)),
-            None => by_server.push((&line.server_id, vec![(*id, &line.message)])),
-        }
-    }
-    let mut text = String::new();
-    for (server, lines) in by_server {
-        for chunk in lines.chunks(CHUNK) {
-            let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].0);
-            text.clear();
-            for (i, (_, message)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    text.push('\n');
-                }
-                text.push_str(message);
-            }
-            diesel::sql_query("INSERT INTO log_chunks (id, server_id, last_id) VALUES (?, ?, ?)")
-                .bind::<Integer, _>(first)
-                .bind::<Text, _>(server)
-                .bind::<Integer, _>(last)
-                .execute(c)?;
-            diesel::sql_query("INSERT INTO log_chunks_fts (rowid, text) VALUES (?, ?)")
-                .bind::<Integer, _>(first)
-                .bind::<Text, _>(&text)
-                .execute(c)?;
-        }
-    }
-    Ok(())
+        .collect();
+    // Each server's lines in id order (a block holds one server's lines).
+    entries.sort_by_key(|e| e.id);
+    entries
 }
 
 /// Text safe to store and show: invalid UTF-8 replaced, ANSI escapes and control
