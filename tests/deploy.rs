@@ -20,6 +20,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const BASE_IMAGE: &str = "mcp-manager-base/bookworm:latest";
+/// The stdio fixture as an image (tests/images/build.sh), for a container server.
+const FIXTURE_IMAGE: &str = "mcp-manager-test/py-fixture:latest";
 const TOKEN: &str = "deploy-test-token-0123456789";
 
 fn skip_docker() -> bool {
@@ -72,6 +74,8 @@ fn docker_ok(args: &[&str]) -> String {
 #[derive(Default)]
 struct DockerCleanup {
     containers: Vec<String>,
+    /// Server ids whose containers the daemon under test made.
+    servers: Vec<String>,
     volumes: Vec<String>,
     images: Vec<String>,
 }
@@ -80,6 +84,13 @@ impl Drop for DockerCleanup {
     fn drop(&mut self) {
         for c in &self.containers {
             let _ = docker(&["rm", "-f", "-v", c]);
+        }
+        for id in &self.servers {
+            let filter = format!("label=mcp-manager.server={id}");
+            let ids = docker(&["ps", "-aq", "--filter", &filter]);
+            for c in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = docker(&["rm", "-f", "-v", c]);
+            }
         }
         for v in &self.volumes {
             let _ = docker(&["volume", "rm", "-f", v]);
@@ -244,26 +255,37 @@ async fn the_image_runs_a_python_server_and_keeps_it_and_its_logs_across_restart
     assert!(config["Volumes"].get("/data").is_some(), "{config}");
     assert!(config["Healthcheck"]["Test"].is_array(), "{config}");
 
+    // Container servers: the local engine's socket, usable by the non-root daemon through
+    // the socket's group (docs/deploy.md's --group-add). Not with a remote DOCKER_HOST.
+    let socket = Path::new("/var/run/docker.sock");
+    let socket_gid = match std::env::var_os("DOCKER_HOST") {
+        None => {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(socket).expect("/var/run/docker.sock");
+            Some(meta.gid().to_string())
+        }
+        Some(host) => {
+            eprintln!("DOCKER_HOST={host:?}: the socket mount is not tested");
+            None
+        }
+    };
+
     cleanup.volumes.push(volume.clone());
     docker_ok(&["volume", "create", &volume]);
     let run_container = |name: &str, cleanup: &mut DockerCleanup| {
         cleanup.containers.push(name.to_string());
-        docker_ok(&[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-p",
-            "127.0.0.1::7070",
-            "-v",
-            &format!("{volume}:/data"),
-            "-e",
-            &format!("MCP_MANAGER_TOKEN={TOKEN}"),
-            // The image's own HEALTHCHECK command, checked sooner than its 30 s interval.
-            "--health-interval",
-            "1s",
-            &image,
-        ]);
+        let data = format!("{volume}:/data");
+        let token = format!("MCP_MANAGER_TOKEN={TOKEN}");
+        let mut args = vec!["run", "-d", "--name", name, "-p", "127.0.0.1::7070"];
+        args.extend(["-v", &data, "-e", &token]);
+        // The image's own HEALTHCHECK command, checked sooner than its 30 s interval.
+        args.extend(["--health-interval", "1s"]);
+        if let Some(gid) = &socket_gid {
+            args.extend(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+            args.extend(["--group-add", gid]);
+        }
+        args.push(&image);
+        docker_ok(&args);
     };
     run_container(&first, &mut cleanup);
     let d = Remote::of(&first);
@@ -302,6 +324,39 @@ async fn the_image_runs_a_python_server_and_keeps_it_and_its_logs_across_restart
     ]);
     assert!(tools.starts_with("10001\n"), "{tools}");
     assert_eq!(tools.lines().count(), 6, "{tools}");
+    let (s, v) = d.req("GET", "/api/system", None).await;
+    assert_eq!(s, 200, "{v}");
+    for tool in ["node", "npx", "python3", "uv", "uvx"] {
+        assert!(v["data"]["runtimes"][tool].is_string(), "no {tool}: {v}");
+    }
+
+    // A container server, through the mounted socket.
+    if socket_gid.is_some() {
+        assert_eq!(v["data"]["docker"]["reachable"], true, "{v}");
+        assert!(
+            docker(&["image", "inspect", FIXTURE_IMAGE])
+                .status
+                .success(),
+            "{FIXTURE_IMAGE} is missing: run `bash .ci/setup.sh` (tests/images/build.sh)"
+        );
+        let (s, v) = d
+            .req(
+                "POST",
+                "/api/servers",
+                Some(json!({
+                    "name": "ct", "type": "container", "image": FIXTURE_IMAGE,
+                    "stop_grace_secs": 3, "start": true,
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        cleanup
+            .servers
+            .push(v["data"]["id"].as_str().unwrap_or_default().to_string());
+        d.wait_status("ct", "running").await;
+        let (s, v) = d.req("DELETE", "/api/servers/ct", None).await;
+        assert_eq!(s, 200, "{v}");
+    }
 
     // The fixture goes into the volume, as a user's own server script would.
     docker_ok(&[
