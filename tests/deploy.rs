@@ -232,6 +232,8 @@ async fn the_image_runs_a_python_server_and_keeps_it_and_its_logs_across_restart
     let t0 = Instant::now();
     docker_ok(&[
         "build",
+        // No container left behind when a step fails.
+        "--force-rm",
         "--network",
         "none",
         "--build-arg",
