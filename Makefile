@@ -1,5 +1,5 @@
 # The two commands of the README, plus the checks CI runs.
-.PHONY: run test ui lint bench
+.PHONY: run test ui lint bench image
 
 UI_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	frontend/index.html frontend/vite.config.ts frontend/package.json \
@@ -23,6 +23,15 @@ frontend/node_modules/.package-lock.json: frontend/package-lock.json
 
 frontend/dist/index.html: frontend/node_modules/.package-lock.json $(UI_SOURCES)
 	cd frontend && npm run build
+
+# The container image (docs/deploy.md): the release binary alone is the build context.
+# BASE=image builds on another base than debian:bookworm-slim (CI: deploy/docker/build-base.sh).
+IMAGE ?= mcp-manager:latest
+image: ui
+	cargo build --release
+	mkdir -p target/image
+	cp target/release/mcp-manager target/image/mcp-manager
+	docker build -f deploy/docker/Dockerfile -t $(IMAGE) $(if $(BASE),--build-arg BASE=$(BASE)) target/image
 
 lint:
 	cargo fmt --all -- --check

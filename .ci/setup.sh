@@ -234,5 +234,6 @@ if [ "${SKIP_DOCKER:-0}" = 1 ]; then
 else
   setup_docker
   setup_image
+  bash deploy/ci-setup.sh  # deploy tests: debootstrap, compose, systemd-analyze, kubernetes-validate, base image
 fi
 log "done"

@@ -161,7 +161,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(addrs = ?addrs, data_dir = %config.data_dir.display(), "ready");
 
     let server_task = actix_web::rt::spawn(server);
+    crate::sdnotify::notify("READY=1");
     wait_for_signal().await;
+    crate::sdnotify::notify("STOPPING=1");
     tracing::info!("shutting down: stopping HTTP");
     let stop_http = handle.stop(true);
     tracing::info!("stopping servers");

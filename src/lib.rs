@@ -15,4 +15,5 @@ pub mod logs;
 pub mod mcp;
 pub mod model;
 pub mod runtime;
+pub mod sdnotify;
 pub mod state;
