@@ -49,7 +49,7 @@ fn main() {
                     let message = logs::sanitize(raw);
                     let detected = logs::level::detect(&message);
                     LogLine {
-                        server_id: "s1".into(),
+                        server_id: std::sync::Arc::from("s1"),
                         level: detected.level,
                         original_level: detected.original,
                         message,

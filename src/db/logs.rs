@@ -86,10 +86,7 @@ impl<'a> Compiled<'a> {
     }
 
     fn keeps(&self, l: &Stored) -> bool {
-        self.f
-            .levels
-            .as_ref()
-            .is_none_or(|v| v.contains(&l.2))
+        self.f.levels.as_ref().is_none_or(|v| v.contains(&l.2))
             && self
                 .f
                 .sources
@@ -282,7 +279,8 @@ fn cut_chars(w: &str, n: usize) -> &str {
 /// block. Words are cut as [`Search`] cuts them (runs of letters and digits), then made
 /// terms by [`index_term`]; case is left to the index, which folds it.
 pub fn block_words<'a>(messages: impl Iterator<Item = &'a str>) -> String {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(1024);
+    let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(1024, foldhash::fast::RandomState::default());
     let mut out = String::with_capacity(4096);
     for m in messages {
         let mut add = |w: &'a str| {

@@ -51,7 +51,8 @@ impl Source {
 /// A line on its way to the store.
 #[derive(Debug, Clone)]
 pub struct LogLine {
-    pub server_id: String,
+    /// Shared by every line of a pipe: a flood allocates no id per line.
+    pub server_id: Arc<str>,
     pub level: &'static str,
     pub original_level: Option<String>,
     pub message: String,
@@ -93,7 +94,7 @@ impl LogEntry {
 struct Queue {
     lines: VecDeque<LogLine>,
     /// Lines dropped per server since the last report.
-    dropped: HashMap<String, u64>,
+    dropped: HashMap<Arc<str>, u64>,
     closed: bool,
 }
 
@@ -119,38 +120,66 @@ impl LogSender {
     /// Enqueues without waiting: a full queue drops its oldest line (counted per server,
     /// and reported as a `system` line), so a slow store never blocks a server.
     pub fn send(&self, line: LogLine) {
+        self.send_all(std::iter::once(line));
+    }
+
+    /// [`LogSender::send`] for many lines, under one lock and with one wake-up.
+    fn send_all(&self, lines: impl Iterator<Item = LogLine>) {
         let mut q = lock(&self.shared.queue);
         if q.closed {
             return;
         }
-        if q.lines.len() >= QUEUE_CAPACITY
-            && let Some(old) = q.lines.pop_front()
-        {
-            *q.dropped.entry(old.server_id).or_insert(0) += 1;
-            self.shared.dropped_total.fetch_add(1, Ordering::Relaxed);
+        let mut dropped = 0;
+        for line in lines {
+            if q.lines.len() >= QUEUE_CAPACITY
+                && let Some(old) = q.lines.pop_front()
+            {
+                *q.dropped.entry(old.server_id).or_insert(0) += 1;
+                dropped += 1;
+            }
+            q.lines.push_back(line);
         }
-        q.lines.push_back(line);
         drop(q);
+        if dropped > 0 {
+            self.shared
+                .dropped_total
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
         self.shared.wake.notify_one();
     }
 
     pub fn line(&self, server_id: &str, source: Source, bytes: &[u8], truncated: bool) {
-        let message = sanitize(bytes);
-        let detected = level::detect(&message);
-        self.send(LogLine {
-            server_id: server_id.to_string(),
-            level: detected.level,
-            original_level: detected.original,
-            message,
+        self.send(log_line(
+            server_id.into(),
             source,
-            timestamp: Utc::now(),
+            sanitize(bytes),
             truncated,
-        });
+            Utc::now(),
+        ));
+    }
+
+    /// The lines of one read of a pipe (it takes them): they share the read's time.
+    pub fn lines(
+        &self,
+        server_id: &Arc<str>,
+        source: Source,
+        lines: &mut Vec<crate::runtime::lines::Line>,
+    ) {
+        let now = Utc::now();
+        self.send_all(lines.drain(..).map(|l| {
+            log_line(
+                server_id.clone(),
+                source,
+                sanitize_owned(l.bytes),
+                l.truncated,
+                now,
+            )
+        }));
     }
 
     pub fn system(&self, server_id: &str, level: &'static str, message: impl Into<String>) {
         self.send(LogLine {
-            server_id: server_id.to_string(),
+            server_id: server_id.into(),
             level,
             original_level: None,
             message: message.into(),
@@ -177,7 +206,7 @@ impl LogSender {
             message.truncate(cut);
         }
         self.send(LogLine {
-            server_id: server_id.to_string(),
+            server_id: server_id.into(),
             level: level::from_mcp(mcp_level),
             original_level: Some(mcp_level.to_string()),
             message,
@@ -185,6 +214,25 @@ impl LogSender {
             timestamp: Utc::now(),
             truncated,
         });
+    }
+}
+
+fn log_line(
+    server_id: Arc<str>,
+    source: Source,
+    message: String,
+    truncated: bool,
+    timestamp: DateTime<Utc>,
+) -> LogLine {
+    let detected = level::detect(&message);
+    LogLine {
+        server_id,
+        level: detected.level,
+        original_level: detected.original,
+        message,
+        source,
+        timestamp,
+        truncated,
     }
 }
 
@@ -277,25 +325,24 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
             continue;
         }
         unmerged += batch.len();
-        let entries = write(&store, batch).await;
-        let mut by_server: HashMap<String, Vec<LogEntry>> = HashMap::new();
-        {
-            let mut ring = lock(&shared.ring);
-            for e in entries {
-                let r = ring.entry(e.server_id.clone()).or_default();
-                if r.len() >= RING {
-                    r.pop_front();
-                }
-                r.push_back(e.clone());
-                match by_server.get_mut(&e.server_id) {
-                    Some(lines) => lines.push(e),
-                    None => {
-                        by_server.insert(e.server_id.clone(), vec![e]);
-                    }
-                }
+        let mut entries = write(&store, batch).await;
+        // `write` returns each server's lines as one run, in id order.
+        while !entries.is_empty() {
+            let server_id = entries[0].server_id.clone();
+            let run = entries
+                .iter()
+                .position(|e| e.server_id != server_id)
+                .unwrap_or(entries.len());
+            let rest = entries.split_off(run);
+            let mut lines = std::mem::replace(&mut entries, rest);
+            {
+                let mut ring = lock(&shared.ring);
+                let r = ring.entry(server_id.clone()).or_default();
+                let newest = &lines[lines.len().saturating_sub(RING)..];
+                let overflow = (r.len() + newest.len()).saturating_sub(RING);
+                r.drain(..overflow.min(r.len()));
+                r.extend(newest.iter().cloned());
             }
-        }
-        for (server_id, mut lines) in by_server {
             // A backlog is written in big batches; clients get it in events of a size they
             // can take in one WebSocket message.
             while lines.len() > EVENT_LINES {
@@ -375,7 +422,7 @@ pub async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
         .filter_map(|(l, id)| {
             Some(LogEntry {
                 id: id?,
-                server_id: l.server_id,
+                server_id: l.server_id.to_string(),
                 level: l.level.to_string(),
                 original_level: l.original_level,
                 message: l.message,
@@ -390,13 +437,26 @@ pub async fn write(store: &Store, batch: Vec<LogLine>) -> Vec<LogEntry> {
     entries
 }
 
+/// [`sanitize`] of bytes it may keep: printable ASCII becomes the String without a copy.
+pub fn sanitize_owned(bytes: Vec<u8>) -> String {
+    if is_plain(&bytes) {
+        return String::from_utf8(bytes).unwrap_or_default();
+    }
+    sanitize(&bytes)
+}
+
+/// Printable ASCII (and tab) only: nothing to clean.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
+}
+
 /// Text safe to store and show: invalid UTF-8 replaced, ANSI escapes and control
 /// characters (other than tab) removed.
 pub fn sanitize(bytes: &[u8]) -> String {
     // Most lines are plain printable ASCII: one scan, one copy.
-    if bytes
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
+    if is_plain(bytes)
         && let Ok(plain) = std::str::from_utf8(bytes)
     {
         return plain.to_owned();

@@ -27,16 +27,19 @@ impl LineSplitter {
 
     /// Feeds a chunk; complete lines are appended to `out`.
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Line>) {
-        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
-            self.push(&chunk[..pos]);
-            let mut bytes = std::mem::take(&mut self.current);
+        while let Some(pos) = memchr::memchr(b'\n', chunk) {
+            let mut bytes = if self.current.is_empty() && !self.truncated {
+                // The common case, a whole line in one read: one allocation of its size.
+                chunk[..pos.min(self.max)].to_vec()
+            } else {
+                self.push(&chunk[..pos]);
+                std::mem::take(&mut self.current)
+            };
+            let truncated = std::mem::take(&mut self.truncated) || pos > self.max;
             if bytes.last() == Some(&b'\r') {
                 bytes.pop();
             }
-            out.push(Line {
-                bytes,
-                truncated: std::mem::take(&mut self.truncated),
-            });
+            out.push(Line { bytes, truncated });
             chunk = &chunk[pos + 1..];
         }
         self.push(chunk);
@@ -60,11 +63,12 @@ impl LineSplitter {
     }
 }
 
-/// Reads `reader` to EOF and calls `on_line` for each line (without its newline).
-pub async fn read_lines<R, F>(mut reader: R, max_line: usize, mut on_line: F)
+/// Reads `reader` to EOF and calls `on_lines` with the complete lines of each read (without
+/// their newlines; it may take them), then with the partial last line at EOF.
+pub async fn read_lines<R, F>(mut reader: R, max_line: usize, mut on_lines: F)
 where
     R: AsyncRead + Unpin,
-    F: FnMut(Line),
+    F: FnMut(&mut Vec<Line>),
 {
     let mut buf = vec![0u8; 64 * 1024];
     let mut splitter = LineSplitter::new(max_line);
@@ -75,10 +79,14 @@ where
             Ok(n) => n,
         };
         splitter.feed(&buf[..n], &mut lines);
-        lines.drain(..).for_each(&mut on_line);
+        if !lines.is_empty() {
+            on_lines(&mut lines);
+            lines.clear();
+        }
     }
     if let Some(last) = splitter.finish() {
-        on_line(last);
+        lines.push(last);
+        on_lines(&mut lines);
     }
 }
 
@@ -89,9 +97,15 @@ mod tests {
     #[tokio::test]
     async fn splits_caps_and_flushes_the_tail() {
         let mut out = vec![];
-        read_lines(&b"a\r\nbbbbbb\n\xffc\ntail"[..], 4, |l: Line| {
-            out.push((String::from_utf8_lossy(&l.bytes).into_owned(), l.truncated));
-        })
+        read_lines(
+            &b"a\r\nbbbbbb\n\xffc\ntail"[..],
+            4,
+            |lines: &mut Vec<Line>| {
+                for l in lines.drain(..) {
+                    out.push((String::from_utf8_lossy(&l.bytes).into_owned(), l.truncated));
+                }
+            },
+        )
         .await;
         assert_eq!(
             out,

@@ -1274,9 +1274,10 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
     server_id: String,
     logs: Option<LogSender>,
 ) {
-    read_lines(pipe, MAX_LINE, |l: Line| {
+    let server_id: std::sync::Arc<str> = server_id.into();
+    read_lines(pipe, MAX_LINE, |lines: &mut Vec<Line>| {
         if let Some(logs) = &logs {
-            logs.line(&server_id, source, &l.bytes, l.truncated);
+            logs.lines(&server_id, source, lines);
         }
     })
     .await;
