@@ -1,7 +1,7 @@
 //! The `mcp-manager` binary: `serve` runs the daemon, the other subcommands talk to it.
 
 use clap::{Parser, Subcommand};
-use mcp_manager::{cli, config, daemon};
+use mcp_manager::{cli, config, daemon, doctor};
 
 #[derive(Parser)]
 #[command(name = "mcp-manager", version, about = "Supervisor for MCP servers")]
@@ -22,6 +22,8 @@ enum Cmd {
     Logs(cli::LogsArgs),
     /// Copy the daemon's store to a file while it runs (a consistent snapshot).
     Backup(cli::BackupArgs),
+    /// Check this machine: node/npx, python3/uv, Docker, data dir, port, store version.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() {
@@ -47,6 +49,7 @@ fn main() {
         Cmd::Health(health) => client(cli::run_health(health)),
         Cmd::Logs(logs) => client(cli::run_logs(logs)),
         Cmd::Backup(backup) => client(cli::run_backup(backup)),
+        Cmd::Doctor(args) => client(doctor::main(args, None, None)),
     };
     std::process::exit(code);
 }
