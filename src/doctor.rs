@@ -5,7 +5,7 @@
 //! (node/npx, python3, uv/uvx) on this PATH, the Docker engine (connected as the daemon
 //! connects, [`Engine`]), the data dir, the bind address, the store's schema version (read
 //! only, judged by the daemon's own [`db::refuse_newer`]) and the free disk. It changes
-//! nothing. Each check ends as OK, WARN (works, with a caveat) or FAIL (something `serve` or a
+//! nothing (the write test's file is removed at once). Each check ends as OK, WARN (works, with a caveat) or FAIL (something `serve` or a
 //! kind of server cannot do); any FAIL makes the exit code 1.
 
 use crate::config::{self, ServeArgs};
