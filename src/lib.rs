@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod health;
 pub mod logs;

@@ -1,7 +1,8 @@
 //! The `mcp-manager` binary: `serve` runs the daemon, the other subcommands talk to it.
 
-use clap::{Parser, Subcommand};
-use mcp_manager::{cli, config, daemon};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use mcp_manager::{cli, config, daemon, doctor};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(name = "mcp-manager", version, about = "Supervisor for MCP servers")]
@@ -22,13 +23,53 @@ enum Cmd {
     Logs(cli::LogsArgs),
     /// Copy the daemon's store to a file while it runs (a consistent snapshot).
     Backup(cli::BackupArgs),
+    /// Check this machine: node/npx, python3/uv, Docker, data dir, port, store version.
+    Doctor(doctor::DoctorArgs),
+}
+
+/// Where `serve`'s and `doctor`'s settings file came from, or why it could not be used.
+#[derive(Default)]
+struct Settings {
+    file: Option<PathBuf>,
+    error: Option<String>,
+}
+
+/// Parses the command line; for `serve` and `doctor`, reads the settings file and parses
+/// again with its keys appended (see `config`). A bad file ends `serve` with exit code 2;
+/// `doctor` reports it as a failed check instead.
+fn parse() -> (Cli, Settings) {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut matches = Cli::command().get_matches_from(&argv);
+    let mut settings = Settings::default();
+    if let Some((name @ ("serve" | "doctor"), sub)) = matches.subcommand() {
+        match config::settings_args(sub) {
+            Ok(None) => {}
+            Ok(Some(loaded)) => {
+                settings.file = Some(loaded.path);
+                argv.extend(loaded.args);
+                matches = Cli::command().get_matches_from(&argv);
+            }
+            Err(e) if name == "doctor" => settings.error = Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => (cli, settings),
+        Err(e) => e.exit(),
+    }
 }
 
 fn main() {
-    let args = Cli::parse();
+    let (args, settings) = parse();
     let code = match args.command {
         Cmd::Serve(serve) => {
             init_tracing(&serve.log);
+            if let Some(file) = &settings.file {
+                tracing::info!(file = %file.display(), "settings file read");
+            }
             match config::Config::from_args(serve) {
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -47,6 +88,7 @@ fn main() {
         Cmd::Health(health) => client(cli::run_health(health)),
         Cmd::Logs(logs) => client(cli::run_logs(logs)),
         Cmd::Backup(backup) => client(cli::run_backup(backup)),
+        Cmd::Doctor(args) => client(doctor::main(args, settings.file, settings.error)),
     };
     std::process::exit(code);
 }

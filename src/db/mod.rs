@@ -46,26 +46,39 @@ pub fn open_connection(path: &Path) -> AppResult<SqliteConnection> {
     Ok(conn)
 }
 
+/// The versions of this build's migrations, oldest first.
+pub fn known_migrations() -> AppResult<Vec<String>> {
+    Ok(
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
+            .map_err(|e| AppError::Internal(format!("embedded migrations: {e}")))?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect(),
+    )
+}
+
+/// Refuses a store written by a newer build: one with an applied migration this build does
+/// not know. `serve` refuses to start on it; `doctor` reports the same message.
+pub fn refuse_newer(applied: &[String]) -> AppResult<()> {
+    let known = known_migrations()?;
+    match applied.iter().find(|v| !known.contains(v)) {
+        Some(unknown) => Err(AppError::Internal(format!(
+            "the store was written by a newer mcp-manager (migration {unknown} is unknown to this build); refusing to start"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Runs pending migrations. A store written by a newer build (it has migrations this binary
 /// does not know) is refused rather than damaged.
 pub fn migrate(conn: &mut SqliteConnection) -> AppResult<()> {
-    let applied = conn
+    let applied: Vec<String> = conn
         .applied_migrations()
-        .map_err(|e| AppError::Internal(format!("reading migrations: {e}")))?;
-    let known: Vec<String> = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
-        .map_err(|e| AppError::Internal(format!("embedded migrations: {e}")))?
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect();
-    if let Some(unknown) = applied
+        .map_err(|e| AppError::Internal(format!("reading migrations: {e}")))?
         .iter()
         .map(|v| v.to_string())
-        .find(|v| !known.contains(v))
-    {
-        return Err(AppError::Internal(format!(
-            "the store was written by a newer mcp-manager (migration {unknown} is unknown to this build); refusing to start"
-        )));
-    }
+        .collect();
+    refuse_newer(&applied)?;
     conn.run_pending_migrations(MIGRATIONS)
         .map_err(|e| AppError::Internal(format!("running migrations: {e}")))?;
     Ok(())
