@@ -72,6 +72,8 @@ impl Daemon {
 
     fn start_with(dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+            // A developer's own settings file must not change the daemon under test.
+            .env("MCP_MANAGER_SETTINGS", "")
             .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
