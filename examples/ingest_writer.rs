@@ -38,6 +38,7 @@ fn main() {
         let started = std::time::Instant::now();
         let mut prep = std::time::Duration::ZERO;
         let mut written = 0usize;
+        let mut next = None;
         let mut i = 0usize;
         let mut last_report = std::time::Instant::now();
         while written < total {
@@ -61,7 +62,7 @@ fn main() {
                 .collect();
             prep += t.elapsed();
             i += n;
-            let stored = logs::write(&store, chunk).await.len();
+            let stored = logs::write(&store, &mut next, chunk).await.len();
             assert_eq!(stored, n, "lines not stored");
             written += n;
             if last_report.elapsed().as_secs_f64() > 1.0 {

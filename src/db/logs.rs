@@ -146,18 +146,39 @@ pub struct NewLine<'a> {
     pub message: &'a str,
 }
 
-/// Writes lines as blocks, each server's lines in order, and returns each line's id (in
-/// the order given), or `None` for lines of a server that no longer exists. Ids are
-/// consecutive within a block and never reused (`log_ids`).
-pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Option<i64>>> {
+/// A block ready to be written: encoded, numbered and its words extracted, so that the
+/// store's writer only inserts it (the work that needs no connection is done by the caller,
+/// on another thread).
+#[derive(Debug)]
+pub struct PreparedBlock {
+    pub id: i64,
+    pub server_id: String,
+    pub last_id: i64,
+    first_ts: i64,
+    last_ts: i64,
+    levels: i64,
+    sources: i64,
+    pub count: i64,
+    bytes: i64,
+    lines: String,
+    words: String,
+}
+
+/// The next line id to hand out (see `log_ids`).
+pub fn next_id(c: &mut SqliteConnection) -> QueryResult<i64> {
     #[derive(QueryableByName)]
     struct Next {
         #[diesel(sql_type = BigInt)]
         next: i64,
     }
-    let mut next = diesel::sql_query("SELECT next FROM log_ids WHERE id = 1")
+    Ok(diesel::sql_query("SELECT next FROM log_ids WHERE id = 1")
         .get_result::<Next>(c)?
-        .next;
+        .next)
+}
+
+/// Cuts lines into blocks, each server's lines in order, numbering them from `next` (which
+/// it advances); returns the blocks and, for each block, the indexes of its lines in `lines`.
+pub fn prepare(lines: &[NewLine], next: &mut i64) -> (Vec<PreparedBlock>, Vec<Vec<usize>>) {
     let mut by_server: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         match by_server.iter_mut().find(|(s, _)| *s == line.server_id) {
@@ -165,13 +186,12 @@ pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Op
             None => by_server.push((line.server_id, vec![i])),
         }
     }
-    let mut ids = vec![None; lines.len()];
-    let mut json = Vec::with_capacity(64 * 1024);
+    let (mut blocks, mut members) = (Vec::new(), Vec::new());
     for (server, idx) in &by_server {
         for chunk in idx.chunks(BLOCK) {
-            let first = next;
-            next += chunk.len() as i64;
-            json.clear();
+            let first = *next;
+            *next += chunk.len() as i64;
+            let mut json = Vec::with_capacity(chunk.len() * 256);
             json.push(b'[');
             let (mut levels, mut sources, mut bytes) = (0i64, 0i64, 0i64);
             let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
@@ -189,8 +209,8 @@ pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Op
                     l.original_level,
                     l.message,
                 );
-                serde_json::to_writer(&mut json, &row)
-                    .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+                // Writing plain values into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut json, &row);
                 levels |= level_bit(l.level);
                 sources |= source_bit(Some(l.source));
                 bytes += l.message.len() as i64;
@@ -198,37 +218,79 @@ pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Op
                 last_ts = last_ts.max(l.timestamp);
             }
             json.push(b']');
-            // serde_json writes UTF-8 from &str values only.
-            let text = std::str::from_utf8(&json).unwrap_or_default();
-            let stored = diesel::sql_query(
-                "INSERT INTO log_blocks (id, server_id, last_id, first_ts, last_ts, levels, \
-                 sources, count, bytes, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind::<BigInt, _>(first)
-            .bind::<Text, _>(*server)
-            .bind::<BigInt, _>(next - 1)
-            .bind::<BigInt, _>(first_ts)
-            .bind::<BigInt, _>(last_ts)
-            .bind::<BigInt, _>(levels)
-            .bind::<BigInt, _>(sources)
-            .bind::<BigInt, _>(chunk.len() as i64)
-            .bind::<BigInt, _>(bytes)
-            .bind::<Text, _>(text)
-            .execute(c);
-            // A server deleted meanwhile fails its foreign key: its lines are skipped,
-            // the others kept.
-            if stored.is_err() {
-                continue;
-            }
-            index_block(c, first, chunk.iter().map(|&i| lines[i].message))?;
-            for (k, &i) in chunk.iter().enumerate() {
-                ids[i] = Some(first + k as i64);
+            blocks.push(PreparedBlock {
+                id: first,
+                server_id: server.to_string(),
+                last_id: *next - 1,
+                first_ts,
+                last_ts,
+                levels,
+                sources,
+                count: chunk.len() as i64,
+                bytes,
+                // serde_json writes UTF-8.
+                lines: String::from_utf8(json).unwrap_or_default(),
+                words: block_words(chunk.iter().map(|&i| lines[i].message)),
+            });
+            members.push(chunk.to_vec());
+        }
+    }
+    (blocks, members)
+}
+
+/// Writes prepared blocks and moves `log_ids` past them; returns which were stored (a
+/// block of a server deleted meanwhile fails its foreign key and is skipped, the others
+/// are kept).
+pub fn insert_blocks(c: &mut SqliteConnection, blocks: &[PreparedBlock]) -> QueryResult<Vec<bool>> {
+    let mut stored = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let ok = diesel::sql_query(
+            "INSERT INTO log_blocks (id, server_id, last_id, first_ts, last_ts, levels, \
+             sources, count, bytes, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind::<BigInt, _>(b.id)
+        .bind::<Text, _>(&b.server_id)
+        .bind::<BigInt, _>(b.last_id)
+        .bind::<BigInt, _>(b.first_ts)
+        .bind::<BigInt, _>(b.last_ts)
+        .bind::<BigInt, _>(b.levels)
+        .bind::<BigInt, _>(b.sources)
+        .bind::<BigInt, _>(b.count)
+        .bind::<BigInt, _>(b.bytes)
+        .bind::<Text, _>(&b.lines)
+        .execute(c)
+        .is_ok();
+        if ok {
+            diesel::sql_query("INSERT INTO log_blocks_fts (rowid, words) VALUES (?, ?)")
+                .bind::<BigInt, _>(b.id)
+                .bind::<Text, _>(&b.words)
+                .execute(c)?;
+        }
+        stored.push(ok);
+    }
+    if let Some(last) = blocks.iter().map(|b| b.last_id).max() {
+        diesel::sql_query("UPDATE log_ids SET next = MAX(next, ?) WHERE id = 1")
+            .bind::<BigInt, _>(last + 1)
+            .execute(c)?;
+    }
+    Ok(stored)
+}
+
+/// Writes lines as blocks, each server's lines in order, and returns each line's id (in
+/// the order given), or `None` for lines of a server that no longer exists. Ids are
+/// consecutive within a block and never reused (`log_ids`).
+pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Option<i64>>> {
+    let mut next = next_id(c)?;
+    let (blocks, members) = prepare(lines, &mut next);
+    let stored = insert_blocks(c, &blocks)?;
+    let mut ids = vec![None; lines.len()];
+    for ((b, idx), ok) in blocks.iter().zip(&members).zip(stored) {
+        if ok {
+            for (k, &i) in idx.iter().enumerate() {
+                ids[i] = Some(b.id + k as i64);
             }
         }
     }
-    diesel::sql_query("UPDATE log_ids SET next = ? WHERE id = 1")
-        .bind::<BigInt, _>(next)
-        .execute(c)?;
     Ok(ids)
 }
 
