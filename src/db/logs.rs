@@ -181,7 +181,12 @@ pub fn next_id(c: &mut SqliteConnection) -> QueryResult<i64> {
 pub fn prepare(lines: &[NewLine], next: &mut i64) -> (Vec<PreparedBlock>, Vec<Vec<usize>>) {
     let mut by_server: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        match by_server.iter_mut().find(|(s, _)| *s == line.server_id) {
+        // The lines of one pipe share one id string: compare addresses before bytes.
+        let same = |s: &&str| {
+            std::ptr::eq(s.as_ptr(), line.server_id.as_ptr()) && s.len() == line.server_id.len()
+                || *s == line.server_id
+        };
+        match by_server.iter_mut().find(|(s, _)| same(s)) {
             Some((_, idx)) => idx.push(i),
             None => by_server.push((line.server_id, vec![i])),
         }

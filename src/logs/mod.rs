@@ -302,6 +302,9 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
     let mut unmerged = 0usize;
     // The id of the next line (the sink is the only writer of lines).
     let mut next_id = None;
+    // The batch being written while the next one is prepared: the store's writer thread
+    // and the preparing thread work side by side.
+    let mut writing: Option<tokio::task::JoinHandle<Vec<LogEntry>>> = None;
     loop {
         let (mut batch, dropped, closed) = {
             let mut q = lock(&shared.queue);
@@ -321,6 +324,10 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
             });
         }
         if batch.is_empty() {
+            if let Some(w) = writing.take() {
+                publish(&shared, &bus, w.await.unwrap_or_default());
+                continue;
+            }
             if closed {
                 return;
             }
@@ -333,39 +340,47 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
             continue;
         }
         unmerged += batch.len();
-        let mut entries = write(&store, &mut next_id, batch).await;
-        // `write` returns each server's lines as one run, in id order.
-        while !entries.is_empty() {
-            let server_id = entries[0].server_id.clone();
-            let run = entries
-                .iter()
-                .position(|e| e.server_id != server_id)
-                .unwrap_or(entries.len());
-            let rest = entries.split_off(run);
-            let mut lines = std::mem::replace(&mut entries, rest);
-            {
-                let mut ring = lock(&shared.ring);
-                let r = ring.entry(server_id.clone()).or_default();
-                let newest = &lines[lines.len().saturating_sub(RING)..];
-                let overflow = (r.len() + newest.len()).saturating_sub(RING);
-                r.drain(..overflow.min(r.len()));
-                r.extend(newest.iter().cloned());
-            }
-            // A backlog is written in big batches; clients get it in events of a size they
-            // can take in one WebSocket message.
-            while lines.len() > EVENT_LINES {
-                let rest = lines.split_off(EVENT_LINES);
-                let head = std::mem::replace(&mut lines, rest);
-                bus.do_send(PublishLogs {
-                    server_id: server_id.to_string(),
-                    lines: head,
-                });
-            }
+        let prepared = prepare(&store, &mut next_id, batch).await;
+        if let Some(w) = writing.take() {
+            publish(&shared, &bus, w.await.unwrap_or_default());
+        }
+        writing = prepared.map(|p| tokio::spawn(store_prepared(store.clone(), p)));
+    }
+}
+
+/// Puts stored lines in the ring and announces them (`entries`: each server's lines as one
+/// run, in id order).
+fn publish(shared: &Shared, bus: &Addr<EventBus>, mut entries: Vec<LogEntry>) {
+    while !entries.is_empty() {
+        let server_id = entries[0].server_id.clone();
+        let run = entries
+            .iter()
+            .position(|e| e.server_id != server_id)
+            .unwrap_or(entries.len());
+        let rest = entries.split_off(run);
+        let mut lines = std::mem::replace(&mut entries, rest);
+        {
+            let mut ring = lock(&shared.ring);
+            let r = ring.entry(server_id.clone()).or_default();
+            let newest = &lines[lines.len().saturating_sub(RING)..];
+            let overflow = (r.len() + newest.len()).saturating_sub(RING);
+            r.drain(..overflow.min(r.len()));
+            r.extend(newest.iter().cloned());
+        }
+        // A backlog is written in big batches; clients get it in events of a size they
+        // can take in one WebSocket message.
+        while lines.len() > EVENT_LINES {
+            let rest = lines.split_off(EVENT_LINES);
+            let head = std::mem::replace(&mut lines, rest);
             bus.do_send(PublishLogs {
                 server_id: server_id.to_string(),
-                lines,
+                lines: head,
             });
         }
+        bus.do_send(PublishLogs {
+            server_id: server_id.to_string(),
+            lines,
+        });
     }
 }
 
@@ -391,45 +406,86 @@ async fn merge_segments(store: &Store) {
     }
 }
 
-/// Writes one batch in one transaction and returns the stored entries with their ids,
-/// each server's lines as one run in id order.
+/// A batch numbered and encoded as blocks, ready for the store's writer.
+pub struct Prepared {
+    batch: Vec<LogLine>,
+    blocks: Vec<crate::db::logs::PreparedBlock>,
+    /// For each block, the indexes of its lines in `batch`.
+    members: Vec<Vec<usize>>,
+}
+
+/// Numbers a batch and encodes it as blocks, on a blocking thread (neither the thread that
+/// reads the pipes nor the store's writer does it).
 ///
-/// The sink numbers the lines itself (`next`, read from the store the first time): then
-/// the blocks are encoded here, and the store's writer thread, the busiest thread in a
-/// flood, only inserts them. Public for `examples/ingest_writer.rs`, which measures this
-/// path alone.
-pub async fn write(store: &Store, next: &mut Option<i64>, batch: Vec<LogLine>) -> Vec<LogEntry> {
+/// The sink numbers the lines itself (`next`, read from the store the first time): it is
+/// the only writer of lines.
+pub async fn prepare(
+    store: &Store,
+    next: &mut Option<i64>,
+    batch: Vec<LogLine>,
+) -> Option<Prepared> {
     use crate::db::logs as q;
-    let started = std::time::Instant::now();
-    let n = batch.len();
-    let mut first = match *next {
+    let first = match *next {
         Some(id) => id,
         None => match store.read(q::next_id).await {
             Ok(id) => id,
             Err(e) => {
-                tracing::error!(error = %e, lines = n, "reading the next log line id failed");
-                return vec![];
+                tracing::error!(error = %e, lines = batch.len(), "reading the next log line id failed");
+                return None;
             }
         },
     };
-    let lines: Vec<q::NewLine> = batch
-        .iter()
-        .map(|l| q::NewLine {
-            server_id: &l.server_id,
-            level: l.level,
-            source: l.source.as_str(),
-            timestamp: l.timestamp.timestamp_micros(),
-            truncated: l.truncated,
-            original_level: l.original_level.as_deref(),
-            message: &l.message,
-        })
-        .collect();
-    let (blocks, members) = q::prepare(&lines, &mut first);
-    drop(lines);
-    *next = Some(first);
+    let done = tokio::task::spawn_blocking(move || {
+        let mut next = first;
+        let lines: Vec<q::NewLine> = batch
+            .iter()
+            .map(|l| q::NewLine {
+                server_id: &l.server_id,
+                level: l.level,
+                source: l.source.as_str(),
+                timestamp: l.timestamp.timestamp_micros(),
+                truncated: l.truncated,
+                original_level: l.original_level.as_deref(),
+                message: &l.message,
+            })
+            .collect();
+        let (blocks, members) = q::prepare(&lines, &mut next);
+        drop(lines);
+        (
+            Prepared {
+                batch,
+                blocks,
+                members,
+            },
+            next,
+        )
+    })
+    .await;
+    match done {
+        Ok((prepared, after)) => {
+            *next = Some(after);
+            Some(prepared)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "preparing log lines failed");
+            None
+        }
+    }
+}
+
+/// Writes a prepared batch in one transaction and returns the stored entries, each
+/// server's lines as one run in id order.
+pub async fn store_prepared(store: Store, prepared: Prepared) -> Vec<LogEntry> {
+    let started = std::time::Instant::now();
+    let Prepared {
+        batch,
+        blocks,
+        members,
+    } = prepared;
+    let n = batch.len();
     let result = store
         .write(move |c| {
-            let stored = q::insert_blocks(c, &blocks)?;
+            let stored = crate::db::logs::insert_blocks(c, &blocks)?;
             Ok((blocks, stored))
         })
         .await;
@@ -466,6 +522,15 @@ pub async fn write(store: &Store, next: &mut Option<i64>, batch: Vec<LogLine>) -
         }
     }
     entries
+}
+
+/// [`prepare`] then [`store_prepared`], one batch at a time (for
+/// `examples/ingest_writer.rs`, which measures this path alone).
+pub async fn write(store: &Store, next: &mut Option<i64>, batch: Vec<LogLine>) -> Vec<LogEntry> {
+    match prepare(store, next, batch).await {
+        Some(p) => store_prepared(store.clone(), p).await,
+        None => vec![],
+    }
 }
 
 /// [`sanitize`] of bytes it may keep: printable ASCII becomes the String without a copy.
