@@ -135,10 +135,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
         allowed_hosts: config.allowed_hosts.clone(),
         token: config.token.clone(),
     });
+    // One gateway for all workers: its sessions must be seen by every one of them.
+    let gateway = web::Data::from(crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(guard.clone())
+            .app_data(gateway.clone())
             .wrap(middleware::from_fn(api::security::guard))
             .configure(api::configure)
     })

@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod db;
 pub mod error;
+pub mod gateway;
 pub mod health;
 pub mod logs;
 pub mod mcp;

@@ -13,7 +13,8 @@ use crate::model::{McpInfo, McpItem};
 #[allow(deprecated)]
 use rmcp::model::{
     ClientCapabilities, ClientRequest, Implementation, InitializeRequestParams,
-    LoggingMessageNotificationParam, ProtocolVersion, ServerPeerInfo, ServerResult,
+    LoggingMessageNotificationParam, ProtocolVersion, RootsCapabilities, ServerPeerInfo,
+    ServerResult,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient, RunningService,
@@ -37,7 +38,16 @@ impl ClientHandler for ManagerClient {
         let mut info = Implementation::from_build_env();
         info.name = "mcp-manager".into();
         info.version = env!("CARGO_PKG_VERSION").into();
-        InitializeRequestParams::new(ClientCapabilities::default(), info)
+        // Declared so that servers may use them: the gateway forwards these requests to the
+        // client whose call caused them (see `crate::gateway::upstream`); without a gateway
+        // client waiting, rmcp's defaults answer (no sampling, elicitation declined, no roots).
+        let mut caps = ClientCapabilities::default();
+        caps.sampling = Some(Default::default());
+        caps.elicitation = Some(Default::default());
+        let mut roots = RootsCapabilities::default();
+        roots.list_changed = Some(true);
+        caps.roots = Some(roots);
+        InitializeRequestParams::new(caps, info)
     }
 
     async fn on_logging_message(
@@ -65,6 +75,8 @@ impl ClientHandler for ManagerClient {
 
 pub struct McpSession {
     service: RunningService<RoleClient, ManagerClient>,
+    /// The gateway's router on the session's pipes (stdio sessions).
+    upstream: Option<crate::gateway::Upstream>,
 }
 
 fn lifecycle() -> ClientLifecycleMode {
@@ -90,11 +102,12 @@ impl McpSession {
             server_id: server_id.to_string(),
             logs,
         };
+        let (reader, writer, upstream) = crate::gateway::Upstream::wrap(reader, writer);
         let service = client
             .serve_with_lifecycle((reader, writer), lifecycle())
             .await
             .map_err(|e| format!("MCP handshake failed: {e}"))?;
-        Ok(Self::ready(service).await)
+        Ok(Self::ready(service, Some(upstream)).await)
     }
 
     /// Resumes the session of a server that is already initialized (a container adopted
@@ -133,8 +146,9 @@ impl McpSession {
             server_id: server_id.to_string(),
             logs,
         };
+        let (reader, writer, upstream) = crate::gateway::Upstream::wrap(reader, writer);
         let service = rmcp::service::serve_directly(client, (reader, writer), Some(info));
-        let session = Self::ready(service).await;
+        let session = Self::ready(service, Some(upstream)).await;
         ping(&session.peer())
             .await
             .map_err(|e| format!("the adopted server did not answer a ping: {e}"))?;
@@ -158,7 +172,7 @@ impl McpSession {
             let transport =
                 rmcp::transport::StreamableHttpClientTransport::from_uri(url.to_string());
             match client.serve(transport).await {
-                Ok(service) => return Ok(Self::ready(service).await),
+                Ok(service) => return Ok(Self::ready(service, None).await),
                 Err(e) => last_error = format!("MCP handshake with {url} failed: {e}"),
             }
             if Instant::now() + Duration::from_millis(200) >= deadline {
@@ -168,20 +182,31 @@ impl McpSession {
         }
     }
 
-    async fn ready(service: RunningService<RoleClient, ManagerClient>) -> McpSession {
+    async fn ready(
+        service: RunningService<RoleClient, ManagerClient>,
+        upstream: Option<crate::gateway::Upstream>,
+    ) -> McpSession {
         // Never answer from a cache: a list or a probe must reach the server.
         service
             .peer()
             .set_response_cache_config(rmcp::service::ClientCacheConfig::disabled())
             .await;
-        McpSession { service }
+        McpSession { service, upstream }
     }
 
     pub fn peer(&self) -> Peer<RoleClient> {
         self.service.peer().clone()
     }
 
+    /// The gateway's way in (stdio sessions only, for now).
+    pub fn upstream(&self) -> Option<crate::gateway::Upstream> {
+        self.upstream.clone()
+    }
+
     pub async fn close(self) {
+        if let Some(up) = &self.upstream {
+            up.close();
+        }
         let _ = self.service.cancel().await;
     }
 }

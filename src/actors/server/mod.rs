@@ -1088,6 +1088,30 @@ impl Handler<GetPeer> for ServerActor {
     }
 }
 
+/// What the gateway needs to reach the server: its status and, while it runs over stdio,
+/// the router of its upstream session.
+#[derive(Message)]
+#[rtype(result = "crate::gateway::Reach")]
+pub struct GetUpstream;
+
+impl Handler<GetUpstream> for ServerActor {
+    type Result = MessageResult<GetUpstream>;
+    fn handle(&mut self, _: GetUpstream, _: &mut Self::Context) -> Self::Result {
+        let running = matches!(self.status, Status::Running { .. });
+        MessageResult(crate::gateway::Reach {
+            name: self.rec.name.clone(),
+            status: self.status.kind(),
+            upstream: self
+                .run
+                .as_ref()
+                .and_then(|r| r.session.as_ref())
+                .filter(|_| running)
+                .and_then(McpSession::upstream),
+            info: self.rec.mcp_info.clone(),
+        })
+    }
+}
+
 /// The outcome of one health check of run `generation`.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -1,0 +1,597 @@
+//! The router in front of one upstream MCP session (one run of one server).
+//!
+//! It sits between the server's stdio pipes and the manager's own rmcp client
+//! ([`crate::mcp::McpSession`]), so the manager, its health probe, the API's tool view and
+//! every gateway client share the one process:
+//!
+//! ```text
+//!   child stdout ──► reader task ──┬─► rmcp client (the manager: handshake, probes, logs)
+//!                                  └─► gateway: the downstream request / session it belongs to
+//!   child stdin  ◄── writer task ◄─┬── rmcp client (whole lines)
+//!                                  └── gateway (requests with ids of our own)
+//! ```
+//!
+//! The manager's client numbers its requests from 0; the gateway numbers its own from
+//! [`ID_BASE`] up, so a response tells by its id alone whose it is, and a gateway request
+//! id is never a client's id: each downstream request gets a fresh upstream id, and its
+//! answer goes back to that client under the client's own id. A `_meta.progressToken` is
+//! rewritten to the upstream id on the way up and back to the client's token on the way
+//! down. All upstream lines are handled in order by one task, and everything meant for one
+//! downstream request goes into that request's channel in that order, so a progress
+//! notification read together with its result still arrives first.
+//!
+//! Attribution rules for what stdio does not link to a request (documented in
+//! docs/gateway.md):
+//! - a server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`)
+//!   goes to the downstream session whose requests are in flight, when exactly one session
+//!   that declared the needed capability has requests in flight (on the stream of its
+//!   newest one); when there are gateway requests in flight but no single such session, the
+//!   server gets a JSON-RPC error; with no gateway request in flight it is the manager's own
+//!   client that answers (sampling: method not found, elicitation: decline, roots: none);
+//! - `notifications/message` goes to the one session with requests in flight, else to
+//!   every session (each filtered by the level it set);
+//! - `list_changed` goes to every session, `resources/updated` to the sessions subscribed
+//!   to that uri; both on the session's GET stream, or on its newest request's stream.
+
+use super::jsonrpc::{self, Envelope, Kind};
+use super::session::{Frame, Session, level_rank};
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream,
+};
+use tokio::sync::mpsc;
+
+/// Gateway request ids start here; the manager's own client never gets this far.
+pub const ID_BASE: u64 = 1 << 40;
+
+/// A handle on the router of one upstream session; cheap to clone.
+#[derive(Clone)]
+pub struct Upstream(Arc<Router>);
+
+struct Router {
+    /// Whole JSON-RPC messages for the server, without the newline.
+    out: mpsc::UnboundedSender<Bytes>,
+    alive: AtomicBool,
+    next_id: AtomicU64,
+    state: Mutex<RouterState>,
+}
+
+#[derive(Default)]
+struct RouterState {
+    /// Gateway requests in flight, by upstream id.
+    pending: HashMap<u64, Pending>,
+    /// Downstream sessions using this upstream (for fan-out and the log level).
+    sessions: Vec<Weak<Session>>,
+    /// Subscribers per resource uri; the server is subscribed while the count is > 0.
+    subscriptions: HashMap<String, usize>,
+    /// Server→client requests forwarded to a session: upstream id (raw JSON) → the session
+    /// and the id it got there.
+    asked: HashMap<String, (Weak<Session>, u64)>,
+}
+
+/// A gateway request in flight upstream.
+struct Pending {
+    /// `None` for the gateway's own requests (a subscription on behalf of many), whose
+    /// answers are dropped.
+    client: Option<Client>,
+}
+
+struct Client {
+    session: Arc<Session>,
+    /// The client's id, raw JSON.
+    id: String,
+    /// The client's progress token, if it asked for progress.
+    token: Option<serde_json::Value>,
+    tx: mpsc::UnboundedSender<Frame>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Upstream {
+    /// Puts a router between an upstream stdio pair and the manager's rmcp client: returns
+    /// the pair the client should use instead.
+    pub fn wrap<R, W>(reader: R, writer: W) -> (DuplexStream, DuplexStream, Upstream)
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let (client_read, to_client) = tokio::io::duplex(256 * 1024);
+        let (from_client, client_write) = tokio::io::duplex(256 * 1024);
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let router = Arc::new(Router {
+            out,
+            alive: AtomicBool::new(true),
+            next_id: AtomicU64::new(ID_BASE),
+            state: Mutex::new(RouterState::default()),
+        });
+        tokio::spawn(read_loop(reader, to_client, router.clone()));
+        tokio::spawn(write_loop(
+            writer,
+            from_client,
+            out_rx,
+            Arc::downgrade(&router),
+        ));
+        (client_read, client_write, Upstream(router))
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.0.alive.load(Ordering::Acquire)
+    }
+
+    /// The session is ending (stop, restart): new gateway requests go elsewhere.
+    pub fn close(&self) {
+        self.0.close("the server's MCP session was closed");
+    }
+
+    pub fn same(&self, other: &Upstream) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    fn send(&self, line: Bytes) -> bool {
+        self.is_alive() && self.0.out.send(line).is_ok()
+    }
+
+    fn fresh_id(&self) -> u64 {
+        self.0.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends a client's request upstream under a fresh id; its answer (and whatever belongs
+    /// to it) comes on the returned channel. `None` when the upstream is gone.
+    pub fn call(
+        &self,
+        session: &Arc<Session>,
+        id: &str,
+        method: &str,
+        params: Option<&str>,
+    ) -> Option<mpsc::UnboundedReceiver<Frame>> {
+        if !self.is_alive() {
+            return None;
+        }
+        let up = self.fresh_id();
+        let token = params.and_then(jsonrpc::progress_token);
+        let rewritten = token
+            .as_ref()
+            .and_then(|_| params.and_then(|p| jsonrpc::with_progress_token(p, up.into())));
+        let params = rewritten.as_deref().or(params);
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.0.state).pending.insert(
+            up,
+            Pending {
+                client: Some(Client {
+                    session: session.clone(),
+                    id: id.to_string(),
+                    token,
+                    tx,
+                }),
+            },
+        );
+        if !self.send(jsonrpc::request(&up.to_string(), method, params)) {
+            lock(&self.0.state).pending.remove(&up);
+            return None;
+        }
+        Some(rx)
+    }
+
+    /// A request of the gateway's own; its answer is dropped.
+    fn call_internal(&self, method: &str, params: &str) {
+        let up = self.fresh_id();
+        lock(&self.0.state)
+            .pending
+            .insert(up, Pending { client: None });
+        self.send(jsonrpc::request(&up.to_string(), method, Some(params)));
+    }
+
+    /// Forwards a client's notification unchanged.
+    pub fn notify(&self, method: &str, params: Option<&str>) {
+        self.send(jsonrpc::notification(method, params));
+    }
+
+    /// The client cancelled its request `id`: tell the server, with the server's id, and
+    /// end the request here.
+    pub fn cancel(&self, session: &Arc<Session>, id: &str, reason: Option<serde_json::Value>) {
+        let up = {
+            let mut st = lock(&self.0.state);
+            let found = st.pending.iter().find_map(|(up, p)| {
+                p.client
+                    .as_ref()
+                    .filter(|c| Arc::ptr_eq(&c.session, session) && c.id == id)
+                    .map(|_| *up)
+            });
+            found.inspect(|up| {
+                st.pending.remove(up);
+            })
+        };
+        if let Some(up) = up {
+            let mut params = serde_json::json!({ "requestId": up });
+            if let Some(reason) = reason {
+                params["reason"] = reason;
+            }
+            self.notify(jsonrpc::CANCELLED, Some(&params.to_string()));
+        }
+    }
+
+    /// The client's answer to a server→client request: back to the server with its id.
+    pub fn answer(&self, upstream_id: &str, env: &Envelope<'_>) {
+        lock(&self.0.state).asked.remove(upstream_id);
+        self.send(jsonrpc::response(upstream_id, env));
+    }
+
+    /// A session starts using this upstream: fan-out reaches it, and its subscriptions
+    /// (kept across a server restart) are made here too.
+    pub fn attach(&self, session: &Arc<Session>) {
+        let uris = session.subscriptions();
+        let mut first = vec![];
+        {
+            let mut st = lock(&self.0.state);
+            st.sessions.retain(|w| w.strong_count() > 0);
+            st.sessions.push(Arc::downgrade(session));
+            for uri in uris {
+                let n = st.subscriptions.entry(uri.clone()).or_default();
+                *n += 1;
+                if *n == 1 {
+                    first.push(uri);
+                }
+            }
+        }
+        for uri in first {
+            let params = serde_json::json!({ "uri": uri }).to_string();
+            self.call_internal(jsonrpc::SUBSCRIBE, &params);
+        }
+    }
+
+    /// The session is gone: its subscriptions end here.
+    pub fn detach(&self, session: &Arc<Session>) {
+        let uris = session.subscriptions();
+        let mut last = vec![];
+        {
+            let mut st = lock(&self.0.state);
+            st.sessions
+                .retain(|w| w.upgrade().is_some_and(|s| !Arc::ptr_eq(&s, session)));
+            for uri in uris {
+                if release(&mut st.subscriptions, &uri) {
+                    last.push(uri);
+                }
+            }
+        }
+        for uri in last {
+            let params = serde_json::json!({ "uri": uri }).to_string();
+            self.call_internal(jsonrpc::UNSUBSCRIBE, &params);
+        }
+    }
+
+    /// Counts a subscriber of `uri`; true when it is the first (subscribe upstream).
+    pub fn subscribe(&self, uri: &str) -> bool {
+        let mut st = lock(&self.0.state);
+        let n = st.subscriptions.entry(uri.to_string()).or_default();
+        *n += 1;
+        *n == 1
+    }
+
+    /// Drops a subscriber of `uri`; true when it was the last (unsubscribe upstream).
+    pub fn unsubscribe(&self, uri: &str) -> bool {
+        release(&mut lock(&self.0.state).subscriptions, uri)
+    }
+
+    /// The most verbose level any session of this upstream asked for.
+    pub fn min_level(&self) -> Option<u8> {
+        lock(&self.0.state)
+            .sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|s| s.log_level())
+            .min()
+    }
+}
+
+fn release(subs: &mut HashMap<String, usize>, uri: &str) -> bool {
+    match subs.get_mut(uri) {
+        Some(n) if *n > 1 => {
+            *n -= 1;
+            false
+        }
+        Some(_) => {
+            subs.remove(uri);
+            true
+        }
+        None => false,
+    }
+}
+
+impl Router {
+    fn close(&self, why: &str) {
+        if !self.alive.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let pending = std::mem::take(&mut lock(&self.state).pending);
+        for (_, p) in pending {
+            if let Some(c) = p.client {
+                let _ = c.tx.send(Frame::Final(jsonrpc::error(
+                    Some(&c.id),
+                    jsonrpc::SERVER_ERROR,
+                    why.to_string(),
+                )));
+            }
+        }
+        let asked = std::mem::take(&mut lock(&self.state).asked);
+        drop(asked);
+    }
+
+    /// Handles one line from the server; true when the manager's own client should see it.
+    fn dispatch(self: &Arc<Self>, line: &[u8]) -> bool {
+        let Some(env) = Envelope::parse(line) else {
+            return true;
+        };
+        match env.kind() {
+            Kind::Response { id } => {
+                let Some(up) = jsonrpc::number(id).filter(|n| *n >= ID_BASE) else {
+                    return true;
+                };
+                let pending = lock(&self.state).pending.remove(&up);
+                if let Some(c) = pending.and_then(|p| p.client) {
+                    let _ = c.tx.send(Frame::Final(jsonrpc::response(&c.id, &env)));
+                }
+                false
+            }
+            Kind::Request { id, method } => match method {
+                jsonrpc::SAMPLING | jsonrpc::ELICITATION | jsonrpc::ROOTS_LIST => {
+                    !self.route_server_request(id.get(), method, &env)
+                }
+                _ => true,
+            },
+            Kind::Notification { method } => match method {
+                jsonrpc::PROGRESS => !self.route_progress(&env),
+                jsonrpc::CANCELLED => !self.route_cancelled(&env),
+                jsonrpc::LOG_MESSAGE => {
+                    self.route_log(&env, line);
+                    true
+                }
+                jsonrpc::TOOLS_CHANGED | jsonrpc::PROMPTS_CHANGED | jsonrpc::RESOURCES_CHANGED => {
+                    self.fan_out(line, |_| true);
+                    true
+                }
+                jsonrpc::RESOURCE_UPDATED => {
+                    let uri = jsonrpc::field(env.params_str(), "uri");
+                    if let Some(serde_json::Value::String(uri)) = uri {
+                        self.fan_out(line, |s| s.is_subscribed(&uri));
+                    }
+                    true
+                }
+                _ => true,
+            },
+            Kind::Invalid => true,
+        }
+    }
+
+    /// Sessions with gateway requests in flight, each with the sender of its newest one.
+    fn active(st: &RouterState) -> Vec<(Arc<Session>, u64, mpsc::UnboundedSender<Frame>)> {
+        let mut out: Vec<(Arc<Session>, u64, mpsc::UnboundedSender<Frame>)> = vec![];
+        for (up, p) in &st.pending {
+            let Some(c) = &p.client else { continue };
+            match out.iter_mut().find(|(s, _, _)| Arc::ptr_eq(s, &c.session)) {
+                Some(entry) if entry.1 < *up => {
+                    entry.1 = *up;
+                    entry.2 = c.tx.clone();
+                }
+                Some(_) => {}
+                None => out.push((c.session.clone(), *up, c.tx.clone())),
+            }
+        }
+        out
+    }
+
+    fn route_server_request(self: &Arc<Self>, id: &str, method: &str, env: &Envelope<'_>) -> bool {
+        let mut st = lock(&self.state);
+        let active = Self::active(&st);
+        if active.is_empty() {
+            // Nobody downstream is waiting: the manager's own client answers.
+            return false;
+        }
+        let capable: Vec<_> = active
+            .into_iter()
+            .filter(|(s, _, _)| s.can(method))
+            .collect();
+        let [(session, _, tx)] = capable.as_slice() else {
+            drop(st);
+            let why = if capable.is_empty() {
+                format!(
+                    "no client of the gateway that is waiting on this server declared the capability for {method}"
+                )
+            } else {
+                format!(
+                    "{method} could not be attributed: several gateway clients are waiting on this server"
+                )
+            };
+            self.out
+                .send(jsonrpc::error(Some(id), jsonrpc::SERVER_ERROR, why))
+                .ok();
+            return true;
+        };
+        let down = session.next_request_id();
+        st.asked
+            .insert(id.to_string(), (Arc::downgrade(session), down));
+        drop(st);
+        session.remember_asked(down, Upstream(self.clone()), id.to_string());
+        let msg = jsonrpc::request(&down.to_string(), method, env.params_str());
+        if tx.send(Frame::Event(msg.clone())).is_err() && !session.push(msg) {
+            session.forget_asked(down);
+            lock(&self.state).asked.remove(id);
+            self.out
+                .send(jsonrpc::error(
+                    Some(id),
+                    jsonrpc::SERVER_ERROR,
+                    "the gateway client went away",
+                ))
+                .ok();
+        }
+        true
+    }
+
+    fn route_progress(&self, env: &Envelope<'_>) -> bool {
+        let Some(params) = env.params_str() else {
+            return false;
+        };
+        let Ok(serde_json::Value::Object(mut p)) = serde_json::from_str(params) else {
+            return false;
+        };
+        let Some(up) = p
+            .get("progressToken")
+            .and_then(serde_json::Value::as_u64)
+            .filter(|n| *n >= ID_BASE)
+        else {
+            return false;
+        };
+        let st = lock(&self.state);
+        if let Some(c) = st.pending.get(&up).and_then(|p| p.client.as_ref())
+            && let Some(token) = &c.token
+        {
+            p.insert("progressToken".into(), token.clone());
+            let params = serde_json::Value::Object(p).to_string();
+            let _ = c.tx.send(Frame::Event(jsonrpc::notification(
+                jsonrpc::PROGRESS,
+                Some(&params),
+            )));
+        }
+        true
+    }
+
+    /// The server cancels a request it sent to a client.
+    fn route_cancelled(&self, env: &Envelope<'_>) -> bool {
+        let Some(id) = jsonrpc::field(env.params_str(), "requestId") else {
+            return false;
+        };
+        let Some((session, down)) = lock(&self.state).asked.remove(&id.to_string()) else {
+            return false;
+        };
+        if let Some(session) = session.upgrade() {
+            session.forget_asked(down);
+            let params = serde_json::json!({ "requestId": down }).to_string();
+            session.push(jsonrpc::notification(jsonrpc::CANCELLED, Some(&params)));
+        }
+        true
+    }
+
+    fn route_log(&self, env: &Envelope<'_>, line: &[u8]) {
+        let level = match jsonrpc::field(env.params_str(), "level") {
+            Some(serde_json::Value::String(l)) => level_rank(&l),
+            _ => None,
+        };
+        let wants = |s: &Session| match (s.log_level(), level) {
+            (Some(min), Some(l)) => l >= min,
+            _ => true,
+        };
+        let st = lock(&self.state);
+        let active = Self::active(&st);
+        if let [(session, _, tx)] = active.as_slice() {
+            if wants(session.as_ref()) {
+                let _ = tx.send(Frame::Event(trimmed(line)));
+            }
+            return;
+        }
+        drop(st);
+        self.fan_out(line, wants);
+    }
+
+    /// Sends `line` to every session of this upstream that `pick` selects, on its GET
+    /// stream, or else on the stream of its newest request in flight.
+    fn fan_out(&self, line: &[u8], pick: impl Fn(&Session) -> bool) {
+        let st = lock(&self.state);
+        let msg = trimmed(line);
+        let mut active = None;
+        for s in st.sessions.iter().filter_map(Weak::upgrade) {
+            if !pick(s.as_ref()) || s.push(msg.clone()) {
+                continue;
+            }
+            let active = active.get_or_insert_with(|| Self::active(&st));
+            if let Some((_, _, tx)) = active.iter().find(|(a, _, _)| Arc::ptr_eq(a, &s)) {
+                let _ = tx.send(Frame::Event(msg.clone()));
+            }
+        }
+    }
+}
+
+fn trimmed(line: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(line.trim_ascii())
+}
+
+/// Reads the server's messages in order and routes each one.
+async fn read_loop<R: AsyncRead + Unpin>(
+    reader: R,
+    mut to_client: DuplexStream,
+    router: Arc<Router>,
+) {
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
+    let mut line = Vec::with_capacity(4096);
+    let mut client_open = true;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if router.dispatch(&line) && client_open {
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            client_open = to_client.write_all(&line).await.is_ok();
+        }
+    }
+    router.close("the server's MCP session ended (the server exited or was stopped)");
+}
+
+/// Writes the manager's lines and the gateway's messages to the server, whole lines only.
+/// Ends when the manager's client closes its side: that closes the server's stdin.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    writer: W,
+    mut from_client: DuplexStream,
+    mut gateway: mpsc::UnboundedReceiver<Bytes>,
+    router: Weak<Router>,
+) {
+    let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, writer);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut gateway_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            n = from_client.read_buf(&mut buf) => {
+                match n {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if let Some(end) = buf.iter().rposition(|b| *b == b'\n') {
+                    let whole = buf.split_to(end + 1);
+                    if writer.write_all(&whole).await.is_err() || writer.flush().await.is_err() {
+                        break;
+                    }
+                }
+            }
+            msg = gateway.recv(), if gateway_open => {
+                let Some(mut msg) = msg else {
+                    gateway_open = false;
+                    continue;
+                };
+                let mut ok = true;
+                loop {
+                    ok = ok
+                        && writer.write_all(&msg).await.is_ok()
+                        && writer.write_all(b"\n").await.is_ok();
+                    match gateway.try_recv() {
+                        Ok(next) => msg = next,
+                        Err(_) => break,
+                    }
+                }
+                if !ok || writer.flush().await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(router) = router.upgrade() {
+        router.close("the server's MCP session was closed");
+    }
+    let _ = writer.shutdown().await;
+}
