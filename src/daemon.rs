@@ -137,6 +137,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     });
     // One gateway for all workers: its sessions must be seen by every one of them.
     let gateway = web::Data::from(crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE));
+    let gateway_sessions = gateway.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -167,6 +168,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     wait_for_signal().await;
     tracing::info!("shutting down: stopping HTTP");
     let stop_http = handle.stop(true);
+    // Open GET streams of MCP clients would hold the graceful stop for its whole timeout.
+    gateway_sessions.close_all();
     tracing::info!("stopping servers");
     let _ = registry.send(ShutdownAll).await;
     stop_http.await;

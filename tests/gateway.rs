@@ -429,3 +429,131 @@ async fn foreign_origins_are_refused_and_the_token_is_required() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_updates_reach_only_the_subscribed_session_on_its_get_stream() {
+    use futures::StreamExt;
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    a.initialize().await;
+    b.initialize().await;
+    let uri = "test://watched-resource";
+    let r = a
+        .call(1, "resources/subscribe", json!({ "uri": uri }))
+        .await;
+    assert_eq!(r.messages[0]["result"], json!({}));
+
+    // Both open their GET stream; only a subscribed.
+    let open = |c: &Client| {
+        c.http
+            .get(&c.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .send()
+    };
+    let sa = open(&a).await.expect("GET a");
+    let sb = open(&b).await.expect("GET b");
+    assert_eq!(sa.status().as_u16(), 200);
+    let mut sa = sa.bytes_stream();
+    let mut sb = sb.bytes_stream();
+    // Skip the opening comment of each stream.
+    let _ = sa.next().await;
+    let _ = sb.next().await;
+
+    // b's call makes the server send the update: it is not b's business.
+    let r = b
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "fixture_resource_updated", "arguments": {"uri": uri}}),
+        )
+        .await;
+    assert!(text_of(r.messages.last().expect("answer")).starts_with("sent"));
+    assert!(
+        r.messages
+            .iter()
+            .all(|m| m["method"] != "notifications/resources/updated"),
+        "{:?}",
+        r.messages
+    );
+    let got = tokio::time::timeout(Duration::from_secs(5), sa.next())
+        .await
+        .expect("a gets the update")
+        .expect("stream")
+        .expect("bytes");
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        got.contains("notifications/resources/updated") && got.contains(uri),
+        "{got}"
+    );
+    let none = tokio::time::timeout(Duration::from_millis(300), sb.next()).await;
+    assert!(none.is_err(), "b got {none:?}");
+
+    // After a unsubscribes, nobody gets one.
+    let r = a
+        .call(2, "resources/unsubscribe", json!({ "uri": uri }))
+        .await;
+    assert_eq!(r.messages[0]["result"], json!({}));
+    let r = b
+        .call(
+            2,
+            "tools/call",
+            json!({"name": "fixture_resource_updated", "arguments": {"uri": uri}}),
+        )
+        .await;
+    assert!(text_of(r.messages.last().expect("answer")).starts_with("not subscribed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_call_fails_the_call_and_the_next_call_after_the_restart_works() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut c = Client::new(&d, NAME);
+    c.initialize().await;
+    let pid = d.server(NAME).await["process_id"].as_i64().expect("pid");
+    let c2 = Client {
+        http: c.http.clone(),
+        url: c.url.clone(),
+        session: c.session.clone(),
+    };
+    // The progress tool takes 100 ms: kill the server in the middle.
+    let call = tokio::spawn(async move {
+        c2.call(
+            1,
+            "tools/call",
+            json!({"name": "test_tool_with_progress", "arguments": {},
+                   "_meta": {"progressToken": "p"}}),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    let r = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the call ends at once")
+        .expect("join");
+    let last = r.messages.last().expect("an answer");
+    assert_eq!(last["id"], 1);
+    assert!(last["error"]["message"].is_string(), "{last}");
+
+    // on-failure: back after the backoff; the same session works again.
+    d.wait_for(NAME, Duration::from_secs(60), "running again", |v| {
+        v["status"] == "running" && v["process_id"].as_i64() != Some(pid)
+    })
+    .await;
+    let r = c
+        .call(
+            2,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+}

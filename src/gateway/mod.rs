@@ -112,6 +112,14 @@ impl Gateway {
         }
     }
 
+    /// Ends every session (daemon shutdown): their GET streams close.
+    pub fn close_all(&self) {
+        let all: Vec<Arc<Session>> = self.sessions().drain().map(|(_, s)| s).collect();
+        for s in &all {
+            end(s);
+        }
+    }
+
     /// Number of open downstream sessions.
     pub fn len(&self) -> usize {
         self.sessions().len()
@@ -139,4 +147,34 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             .route(web::get().to(http::get))
             .route(web::delete().to(http::delete)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn idle_sessions_expire() {
+        let gw = Gateway::start(Duration::from_millis(200));
+        let caps = rmcp::model::ClientCapabilities::default();
+        let idle = Arc::new(Session::new(
+            "a".into(),
+            "s".into(),
+            "2025-11-25".into(),
+            &caps,
+        ));
+        let streaming = Arc::new(Session::new(
+            "b".into(),
+            "s".into(),
+            "2025-11-25".into(),
+            &caps,
+        ));
+        let _stream = streaming.open_stream();
+        gw.insert(idle);
+        gw.insert(streaming);
+        assert_eq!(gw.len(), 2);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(gw.get("a").is_none(), "an idle session expires");
+        assert!(gw.get("b").is_some(), "an open GET stream keeps a session");
+    }
 }
