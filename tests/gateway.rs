@@ -557,3 +557,43 @@ async fn a_crash_mid_call_fails_the_call_and_the_next_call_after_the_restart_wor
         "This is a simple text response for testing."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_request_that_cannot_be_attributed_is_refused_not_guessed() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    a.initialize().await;
+    b.initialize().await;
+    // b has a call in flight (100 ms of progress) while a's call asks for sampling: both
+    // sessions declared sampling, so the gateway cannot tell whose it is.
+    let slow = tokio::spawn(async move {
+        b.call(
+            1,
+            "tools/call",
+            json!({"name": "test_tool_with_progress", "arguments": {},
+                   "_meta": {"progressToken": 5}}),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let r = a
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "test_sampling", "arguments": {"prompt": "whose?"}}),
+        )
+        .await;
+    let last = r.messages.last().expect("answer");
+    assert!(
+        r.messages
+            .iter()
+            .all(|m| m["method"] != "sampling/createMessage"),
+        "{:?}",
+        r.messages
+    );
+    assert_eq!(last["result"]["isError"], true, "{last}");
+    assert!(text_of(last).contains("could not be attributed"), "{last}");
+    let r = slow.await.expect("join");
+    assert_eq!(r.messages.last().map(|m| &m["id"]), Some(&json!(1)));
+}

@@ -244,11 +244,12 @@ impl Upstream {
         }
     }
 
-    /// The session is gone: its subscriptions end here.
+    /// The session is gone: its subscriptions end here, its requests still in flight are
+    /// cancelled upstream, and the server's requests to it are answered with an error.
     pub fn detach(&self, session: &Arc<Session>) {
         let uris = session.subscriptions();
         let mut last = vec![];
-        {
+        let (cancelled, unanswered) = {
             let mut st = lock(&self.0.state);
             st.sessions
                 .retain(|w| w.upgrade().is_some_and(|s| !Arc::ptr_eq(&s, session)));
@@ -257,10 +258,45 @@ impl Upstream {
                     last.push(uri);
                 }
             }
-        }
+            let mine =
+                |c: &Option<Client>| c.as_ref().is_some_and(|c| Arc::ptr_eq(&c.session, session));
+            let cancelled: Vec<u64> = st
+                .pending
+                .iter()
+                .filter(|(_, p)| mine(&p.client))
+                .map(|(up, _)| *up)
+                .collect();
+            for up in &cancelled {
+                st.pending.remove(up);
+            }
+            let unanswered: Vec<String> = st
+                .asked
+                .iter()
+                .filter(|(_, (s, _))| s.upgrade().is_none_or(|s| Arc::ptr_eq(&s, session)))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &unanswered {
+                st.asked.remove(id);
+            }
+            (cancelled, unanswered)
+        };
         for uri in last {
             let params = serde_json::json!({ "uri": uri }).to_string();
             self.call_internal(jsonrpc::UNSUBSCRIBE, &params);
+        }
+        for up in cancelled {
+            let params = serde_json::json!({
+                "requestId": up,
+                "reason": "the gateway client's session ended",
+            });
+            self.notify(jsonrpc::CANCELLED, Some(&params.to_string()));
+        }
+        for id in unanswered {
+            self.send(jsonrpc::error(
+                Some(&id),
+                jsonrpc::SERVER_ERROR,
+                "the gateway client's session ended",
+            ));
         }
     }
 
