@@ -8,6 +8,7 @@
 //! drops the transport (for stdio that closes the child's stdin, the MCP way to ask a stdio
 //! server to exit).
 
+use crate::gateway::upstream::Lines;
 use crate::logs::LogSender;
 use crate::model::{McpInfo, McpItem};
 #[allow(deprecated)]
@@ -21,7 +22,7 @@ use rmcp::service::{
 };
 use rmcp::{ClientHandler, ServiceExt as _};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
 
 /// Our side of the session: identifies the manager and records the server's log
 /// notifications.
@@ -87,15 +88,15 @@ fn lifecycle() -> ClientLifecycleMode {
 }
 
 impl McpSession {
-    /// Handshake over a stdio pair (the filtered stdout of the child, and its stdin).
-    pub async fn connect_stdio<R, W>(
+    /// Handshake over a stdio pair (the JSON-RPC lines of the child's stdout, and its
+    /// stdin).
+    pub async fn connect_stdio<W>(
         server_id: &str,
         logs: Option<LogSender>,
-        reader: R,
+        reader: Lines,
         writer: W,
     ) -> Result<McpSession, String>
     where
-        R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let client = ManagerClient {
@@ -113,15 +114,14 @@ impl McpSession {
     /// Resumes the session of a server that is already initialized (a container adopted
     /// after a daemon restart): no new handshake, the recorded peer info, then a ping to prove
     /// the server still answers.
-    pub async fn resume_stdio<R, W>(
+    pub async fn resume_stdio<W>(
         server_id: &str,
         logs: Option<LogSender>,
-        reader: R,
+        reader: Lines,
         writer: W,
         recorded: &McpInfo,
     ) -> Result<McpSession, String>
     where
-        R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let version = recorded

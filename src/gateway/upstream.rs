@@ -5,7 +5,8 @@
 //! every gateway client share the one process:
 //!
 //! ```text
-//!   child stdout ──► reader task ──┬─► rmcp client (the manager: handshake, probes, logs)
+//!   child stdout ──► stdout pump (JSON-RPC lines; noise to the log)
+//!                ──► reader task ──┬─► rmcp client (the manager: handshake, probes, logs)
 //!                                  └─► gateway: the downstream request / session it belongs to
 //!   child stdin  ◄── writer task ◄─┬── rmcp client (whole lines)
 //!                                  └── gateway (requests with ids of our own)
@@ -39,13 +40,20 @@ use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use tokio::io::{
-    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream,
-};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 
 /// Gateway request ids start here; the manager's own client never gets this far.
 pub const ID_BASE: u64 = 1 << 40;
+
+/// The server's JSON-RPC lines as the stdout pump splits them, without the newline.
+pub type Lines = mpsc::Receiver<Bytes>;
+
+/// A channel for [`Lines`]; bounded, so a router that falls behind slows the pump (which
+/// then stops reading the child's stdout, as a full pipe would).
+pub fn lines() -> (mpsc::Sender<Bytes>, Lines) {
+    mpsc::channel(1024)
+}
 
 /// A handle on the router of one upstream session; cheap to clone.
 #[derive(Clone)]
@@ -95,9 +103,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Upstream {
     /// Puts a router between an upstream stdio pair and the manager's rmcp client: returns
     /// the pair the client should use instead.
-    pub fn wrap<R, W>(reader: R, writer: W) -> (DuplexStream, DuplexStream, Upstream)
+    pub fn wrap<W>(reader: Lines, writer: W) -> (DuplexStream, DuplexStream, Upstream)
     where
-        R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let (client_read, to_client) = tokio::io::duplex(256 * 1024);
@@ -555,25 +562,12 @@ fn trimmed(line: &[u8]) -> Bytes {
 }
 
 /// Reads the server's messages in order and routes each one.
-async fn read_loop<R: AsyncRead + Unpin>(
-    reader: R,
-    mut to_client: DuplexStream,
-    router: Arc<Router>,
-) {
-    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
-    let mut line = Vec::with_capacity(4096);
+async fn read_loop(mut lines: Lines, mut to_client: DuplexStream, router: Arc<Router>) {
     let mut client_open = true;
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
+    while let Some(line) = lines.recv().await {
         if router.dispatch(&line) && client_open {
-            if !line.ends_with(b"\n") {
-                line.push(b'\n');
-            }
-            client_open = to_client.write_all(&line).await.is_ok();
+            client_open = to_client.write_all(&line).await.is_ok()
+                && to_client.write_all(b"\n").await.is_ok();
         }
     }
     router.close("the server's MCP session ended (the server exited or was stopped)");

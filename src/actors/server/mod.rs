@@ -1267,17 +1267,17 @@ impl Handler<Shutdown> for ServerActor {
     }
 }
 
-/// Splits a stdio server's stdout: returns the reader the MCP client reads JSON-RPC from;
-/// everything else is logged.
+/// Splits a stdio server's stdout: returns the JSON-RPC lines (for the MCP session's
+/// router); everything else is logged.
 fn protocol_channel<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     stdout: R,
     server_id: &str,
     logs: &Option<LogSender>,
-) -> tokio::io::DuplexStream {
-    // stdout is the protocol channel: JSON-RPC lines go to the MCP client, anything else is
-    // logged. The pump keeps reading even when the client is gone, so the child never blocks
-    // on a full pipe.
-    let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
+) -> crate::gateway::upstream::Lines {
+    // stdout is the protocol channel: JSON-RPC lines go to the MCP session, anything else is
+    // logged. The pump keeps reading even when the session is gone, so the child never
+    // blocks on a full pipe. Lines are handed over whole, without a copy.
+    let (to_client, from_pump) = crate::gateway::upstream::lines();
     tokio::spawn(pump_stdout(
         stdout,
         to_client,
@@ -1310,7 +1310,7 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
 /// Never stops reading before EOF, so the child cannot block on a full pipe.
 async fn pump_stdout<R: tokio::io::AsyncRead + Unpin>(
     mut stdout: R,
-    mut to_client: tokio::io::DuplexStream,
+    to_client: tokio::sync::mpsc::Sender<bytes::Bytes>,
     server_id: String,
     logs: Option<LogSender>,
 ) {
@@ -1333,8 +1333,7 @@ async fn pump_stdout<R: tokio::io::AsyncRead + Unpin>(
         for l in lines.drain(..) {
             if is_json_rpc(&l.bytes) {
                 if client_open {
-                    client_open = to_client.write_all(&l.bytes).await.is_ok()
-                        && to_client.write_all(b"\n").await.is_ok();
+                    client_open = to_client.send(l.bytes.into()).await.is_ok();
                 }
             } else if !l.bytes.iter().all(u8::is_ascii_whitespace) {
                 noise += 1;
