@@ -597,3 +597,30 @@ async fn a_sampling_request_that_cannot_be_attributed_is_refused_not_guessed() {
     let r = slow.await.expect("join");
     assert_eq!(r.messages.last().map(|m| &m["id"]), Some(&json!(1)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_levels_are_per_session() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    a.initialize().await;
+    b.initialize().await;
+    let r = a
+        .call(1, "logging/setLevel", json!({"level": "error"}))
+        .await;
+    assert_eq!(r.messages[0]["result"], json!({}));
+    let logs = |r: &Answer| {
+        r.messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .count()
+    };
+    let tool = json!({"name": "test_tool_with_logging", "arguments": {}});
+    // The fixture's info lines are below a's level: a gets none, b (no level set) all 3,
+    // each on the stream of its own call.
+    let ra = a.call(2, "tools/call", tool.clone()).await;
+    assert_eq!(logs(&ra), 0, "{:?}", ra.messages);
+    let rb = b.call(2, "tools/call", tool).await;
+    assert_eq!(logs(&rb), 3, "{:?}", rb.messages);
+    assert_eq!(rb.messages.last().map(|m| &m["id"]), Some(&json!(2)));
+}
