@@ -358,7 +358,10 @@ async fn request(
 async fn respond(mut rx: mpsc::UnboundedReceiver<Frame>, id: &str) -> HttpResponse {
     match rx.recv().await {
         Some(Frame::Final(b)) => json(StatusCode::OK, b),
-        Some(Frame::Event(first)) => sse(Some(first), rx),
+        Some(Frame::Event(first)) => sse(
+            Some(first),
+            futures::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+        ),
         None => json(
             StatusCode::OK,
             jsonrpc::error(Some(id), jsonrpc::SERVER_ERROR, "the request was cancelled"),
@@ -381,10 +384,14 @@ fn event(msg: &[u8]) -> Bytes {
 
 /// An SSE response: `first`, then every frame of `rx` until the answer (or until `rx`
 /// closes), with keep-alive comments while idle.
-fn sse(first: Option<Bytes>, rx: mpsc::UnboundedReceiver<Frame>) -> HttpResponse {
-    struct St {
+fn sse<S>(first: Option<Bytes>, rx: S) -> HttpResponse
+where
+    S: futures::Stream<Item = Frame> + Unpin + 'static,
+{
+    use futures::StreamExt;
+    struct St<S> {
         first: Option<Bytes>,
-        rx: mpsc::UnboundedReceiver<Frame>,
+        rx: S,
         done: bool,
     }
     let st = St {
@@ -400,7 +407,7 @@ fn sse(first: Option<Bytes>, rx: mpsc::UnboundedReceiver<Frame>) -> HttpResponse
             return None;
         }
         tokio::select! {
-            frame = st.rx.recv() => match frame? {
+            frame = st.rx.next() => match frame? {
                 Frame::Event(b) => Some((Ok(event(&b)), st)),
                 Frame::Final(b) => {
                     st.done = true;
@@ -489,7 +496,8 @@ pub async fn get(
         Err(r) => return *r,
     };
     session.touch();
-    sse(None, session.open_stream())
+    let mut rx = session.open_stream();
+    sse(None, futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
 pub async fn delete(

@@ -35,7 +35,9 @@ pub struct Session {
 struct State {
     upstream: Option<Upstream>,
     last_active: Instant,
-    stream: Option<mpsc::UnboundedSender<Frame>>,
+    /// Bounded: a client that does not read its GET stream loses messages, it does not
+    /// make the daemon hold them.
+    stream: Option<mpsc::Sender<Frame>>,
     subscriptions: HashSet<String>,
     log_level: Option<u8>,
     /// Server→client requests sent to this client: its id here → the upstream and the
@@ -46,6 +48,9 @@ struct State {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Messages a GET stream holds for a client that does not read them.
+const STREAM_BACKLOG: usize = 1024;
 
 /// MCP log levels, least severe first (rank = index).
 const LEVELS: [&str; 8] = [
@@ -150,18 +155,27 @@ impl Session {
     }
 
     /// Opens the standalone stream (a new GET replaces the previous one).
-    pub fn open_stream(&self) -> mpsc::UnboundedReceiver<Frame> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn open_stream(&self) -> mpsc::Receiver<Frame> {
+        let (tx, rx) = mpsc::channel(STREAM_BACKLOG);
         lock(&self.state).stream = Some(tx);
         rx
     }
 
-    /// Sends a message on the GET stream; false when none is open.
+    /// Sends a message on the GET stream; false when none is open (a message that finds
+    /// the stream's backlog full is dropped, and counts as sent).
     pub fn push(&self, msg: Bytes) -> bool {
         let st = lock(&self.state);
-        st.stream
-            .as_ref()
-            .is_some_and(|s| s.send(Frame::Event(msg)).is_ok())
+        let Some(s) = st.stream.as_ref() else {
+            return false;
+        };
+        match s.try_send(Frame::Event(msg)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(session = %self.id, "GET stream backlog full: message dropped");
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     pub fn close_stream(&self) {
