@@ -341,7 +341,7 @@ async fn request(
         }
         _ => {}
     }
-    let Some(rx) = up.call(session, id, method, params.as_deref()) else {
+    let Some(rx) = up.call(session, id, method, params.as_deref()).await else {
         return json(
             StatusCode::OK,
             jsonrpc::error(

@@ -59,9 +59,20 @@ pub fn lines() -> (mpsc::Sender<Bytes>, Lines) {
 #[derive(Clone)]
 pub struct Upstream(Arc<Router>);
 
+/// The server's stdin, buffered; `None` once closed.
+type Writer = tokio::io::BufWriter<std::pin::Pin<Box<dyn AsyncWrite + Send>>>;
+
+/// The stdin buffer.
+const WRITE_BUF: usize = 64 * 1024;
+
+/// Lines up to this size are written by the caller itself (see [`Upstream::call`]).
+const DIRECT_MAX: usize = 32 * 1024;
+
 struct Router {
-    /// Whole JSON-RPC messages for the server, without the newline.
+    /// Whole JSON-RPC messages for the server, without the newline, for the writer task.
     out: mpsc::UnboundedSender<Bytes>,
+    /// The server's stdin. Whoever holds the lock writes whole lines only.
+    writer: tokio::sync::Mutex<Option<Writer>>,
     alive: AtomicBool,
     next_id: AtomicU64,
     state: Mutex<RouterState>,
@@ -110,19 +121,16 @@ impl Upstream {
         let (client_read, to_client) = tokio::io::duplex(256 * 1024);
         let (from_client, client_write) = tokio::io::duplex(256 * 1024);
         let (out, out_rx) = mpsc::unbounded_channel();
+        let writer: Writer = tokio::io::BufWriter::with_capacity(WRITE_BUF, Box::pin(writer));
         let router = Arc::new(Router {
             out,
+            writer: tokio::sync::Mutex::new(Some(writer)),
             alive: AtomicBool::new(true),
             next_id: AtomicU64::new(ID_BASE),
             state: Mutex::new(RouterState::default()),
         });
         tokio::spawn(read_loop(reader, to_client, router.clone()));
-        tokio::spawn(write_loop(
-            writer,
-            from_client,
-            out_rx,
-            Arc::downgrade(&router),
-        ));
+        tokio::spawn(write_loop(router.clone(), from_client, out_rx));
         (client_read, client_write, Upstream(router))
     }
 
@@ -147,9 +155,27 @@ impl Upstream {
         self.0.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Writes a line to the server from the caller's own task when the writer is free (one
+    /// task hop fewer on the hot path), else hands it to the writer task. Lines that fit
+    /// the buffer cannot be cut short by a cancelled caller: they are copied into it whole.
+    async fn write_now(&self, line: Bytes) -> bool {
+        if !self.is_alive() {
+            return false;
+        }
+        if line.len() <= DIRECT_MAX
+            && let Ok(mut guard) = self.0.writer.try_lock()
+        {
+            return match guard.as_mut() {
+                Some(w) => put(w, &line).await,
+                None => false,
+            };
+        }
+        self.0.out.send(line).is_ok()
+    }
+
     /// Sends a client's request upstream under a fresh id; its answer (and whatever belongs
     /// to it) comes on the returned channel. `None` when the upstream is gone.
-    pub fn call(
+    pub async fn call(
         &self,
         session: &Arc<Session>,
         id: &str,
@@ -177,7 +203,10 @@ impl Upstream {
                 }),
             },
         );
-        if !self.send(jsonrpc::request(&up.to_string(), method, params)) {
+        if !self
+            .write_now(jsonrpc::request(&up.to_string(), method, params))
+            .await
+        {
             lock(&self.0.state).pending.remove(&up);
             return None;
         }
@@ -573,17 +602,24 @@ async fn read_loop(mut lines: Lines, mut to_client: DuplexStream, router: Arc<Ro
     router.close("the server's MCP session ended (the server exited or was stopped)");
 }
 
-/// Writes the manager's lines and the gateway's messages to the server, whole lines only.
-/// Ends when the manager's client closes its side: that closes the server's stdin.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    writer: W,
+/// Writes one line and flushes. Room is made first, so the line and its newline then go
+/// into the buffer without a suspension point: a caller dropped mid-way never leaves half a
+/// line behind.
+async fn put(w: &mut Writer, line: &[u8]) -> bool {
+    if w.buffer().len() + line.len() + 1 > WRITE_BUF && w.flush().await.is_err() {
+        return false;
+    }
+    w.write_all(line).await.is_ok() && w.write_all(b"\n").await.is_ok() && w.flush().await.is_ok()
+}
+
+/// Writes the manager's lines and the gateway's queued messages to the server, whole lines
+/// only. Ends when the manager's client closes its side: that closes the server's stdin.
+async fn write_loop(
+    router: Arc<Router>,
     mut from_client: DuplexStream,
     mut gateway: mpsc::UnboundedReceiver<Bytes>,
-    router: Weak<Router>,
 ) {
-    let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, writer);
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    let mut gateway_open = true;
     loop {
         tokio::select! {
             biased;
@@ -594,34 +630,37 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
                 if let Some(end) = buf.iter().rposition(|b| *b == b'\n') {
                     let whole = buf.split_to(end + 1);
-                    if writer.write_all(&whole).await.is_err() || writer.flush().await.is_err() {
+                    let mut guard = router.writer.lock().await;
+                    let Some(w) = guard.as_mut() else { break };
+                    if w.write_all(&whole).await.is_err() || w.flush().await.is_err() {
                         break;
                     }
                 }
             }
-            msg = gateway.recv(), if gateway_open => {
-                let Some(mut msg) = msg else {
-                    gateway_open = false;
-                    continue;
-                };
+            msg = gateway.recv() => {
+                // The router holds the sender as long as this task runs.
+                let Some(mut msg) = msg else { break };
+                let mut guard = router.writer.lock().await;
+                let Some(w) = guard.as_mut() else { break };
                 let mut ok = true;
                 loop {
                     ok = ok
-                        && writer.write_all(&msg).await.is_ok()
-                        && writer.write_all(b"\n").await.is_ok();
+                        && w.write_all(&msg).await.is_ok()
+                        && w.write_all(b"\n").await.is_ok();
                     match gateway.try_recv() {
                         Ok(next) => msg = next,
                         Err(_) => break,
                     }
                 }
-                if !ok || writer.flush().await.is_err() {
+                if !ok || w.flush().await.is_err() {
                     break;
                 }
             }
         }
     }
-    if let Some(router) = router.upgrade() {
-        router.close("the server's MCP session was closed");
+    router.close("the server's MCP session was closed");
+    let writer = router.writer.lock().await.take();
+    if let Some(mut w) = writer {
+        let _ = w.shutdown().await;
     }
-    let _ = writer.shutdown().await;
 }
