@@ -624,3 +624,42 @@ async fn log_levels_are_per_session() {
     assert_eq!(logs(&rb), 3, "{:?}", rb.messages);
     assert_eq!(rb.messages.last().map(|m| &m["id"]), Some(&json!(2)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdio_container_is_served_too() {
+    let image = "mcp-manager-test/py-fixture:latest";
+    let present = std::process::Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        present,
+        "the test image is missing: run `bash .ci/setup.sh` (it starts the engine and builds it)"
+    );
+    let d = Daemon::start();
+    d.create(json!({
+        "name": "ct", "type": "container", "image": image,
+        "stop_grace_secs": 3, "start": true
+    }))
+    .await;
+    d.wait_status("ct", "running", Duration::from_secs(60))
+        .await;
+    let mut a = Client::new(&d, "ct");
+    let mut b = Client::new(&d, "ct");
+    assert_eq!(a.initialize().await.status, 200);
+    assert_eq!(b.initialize().await.status, 200);
+    let echo = |c: Client, tag: &'static str| async move {
+        for i in 1..=10u64 {
+            let r = c
+                .call(
+                    i,
+                    "tools/call",
+                    json!({"name": "echo", "arguments": {"message": format!("{tag}{i}")}}),
+                )
+                .await;
+            assert_eq!(r.messages[0]["id"], i);
+            assert_eq!(text_of(&r.messages[0]), format!("Echo: {tag}{i}"));
+        }
+    };
+    tokio::join!(echo(a, "a"), echo(b, "b"));
+}
