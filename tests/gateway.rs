@@ -663,3 +663,81 @@ async fn a_stdio_container_is_served_too() {
     };
     tokio::join!(echo(a, "a"), echo(b, "b"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sessions_at_once_and_the_session_rules() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut clients = vec![];
+    for _ in 0..20 {
+        let mut c = Client::new(&d, NAME);
+        assert_eq!(c.initialize().await.status, 200);
+        clients.push(c);
+    }
+    let runs = clients.iter().enumerate().map(|(n, c)| {
+        let c = Client {
+            http: c.http.clone(),
+            url: c.url.clone(),
+            session: c.session.clone(),
+        };
+        async move {
+            for i in 1..=5u64 {
+                let tag = format!("s{n}-{i}");
+                let r = c
+                    .call(
+                        i,
+                        "resources/read",
+                        json!({"uri": format!("test://template/{tag}/data")}),
+                    )
+                    .await;
+                let answer = &r.messages[0];
+                assert_eq!(answer["id"], i);
+                let body: Value = serde_json::from_str(&text_of(answer)).expect("json");
+                assert_eq!(body["id"], tag, "{answer}");
+            }
+        }
+    });
+    futures::future::join_all(runs).await;
+
+    // An unknown protocol revision is refused; an older known one is accepted.
+    let c = &clients[0];
+    let raw = |version: &'static str| {
+        c.http
+            .post(&c.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .header("mcp-protocol-version", version)
+            .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}))
+            .send()
+    };
+    assert_eq!(
+        raw("1999-01-01").await.expect("post").status().as_u16(),
+        400
+    );
+    assert_eq!(
+        raw("2025-03-26").await.expect("post").status().as_u16(),
+        200
+    );
+    // No session header: 400; after DELETE the session is gone: 404.
+    let none = c
+        .http
+        .post(&c.url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(none.status().as_u16(), 400);
+    let del = c
+        .http
+        .delete(&c.url)
+        .header("mcp-session-id", c.session.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status().as_u16(), 200);
+    assert_eq!(c.call(10, "tools/list", json!({})).await.status, 404);
+    // An unknown server: 404 with a JSON-RPC error.
+    let mut nobody = Client::new(&d, "nobody");
+    let r = nobody.initialize().await;
+    assert_eq!(r.status, 404);
+    assert!(r.messages[0]["error"]["message"].is_string());
+}
