@@ -171,6 +171,55 @@ impl Client {
     }
 }
 
+/// A POST whose SSE answer is read message by message, to answer what the server asks
+/// while the call is still open.
+struct Streaming {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl Streaming {
+    async fn open(c: &Client, id: u64, method: &str, params: Value) -> Streaming {
+        let resp = c
+            .http
+            .post(&c.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .send()
+            .await
+            .expect("post");
+        Streaming {
+            body: Box::pin(resp.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next JSON-RPC message of the stream (waits at most 20 s).
+    async fn next(&mut self) -> Option<Value> {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let event: String = self.buf.drain(..end + 2).collect();
+                if let Some(v) = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .find_map(|d| serde_json::from_str(d).ok())
+                {
+                    return Some(v);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
+                .await
+                .expect("the stream went quiet")?
+                .ok()?;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
 fn text_of(result: &Value) -> String {
     result["result"]["content"][0]["text"]
         .as_str()
@@ -272,40 +321,31 @@ async fn concurrent_sessions_get_only_their_own_answers() {
     tokio::join!(run(&a, "A"), run(&b, "B"));
 
     // A sampling request raised during a's call reaches a, and a's answer gets back.
-    let a2 = Client {
-        http: a.http.clone(),
-        url: a.url.clone(),
-        session: a.session.clone(),
-    };
-    let call = tokio::spawn(async move {
-        a2.call(
-            7,
-            "tools/call",
-            json!({"name": "test_sampling", "arguments": {"prompt": "hi"}}),
-        )
+    let mut call = Streaming::open(
+        &a,
+        7,
+        "tools/call",
+        json!({"name": "test_sampling", "arguments": {"prompt": "hi"}}),
+    )
+    .await;
+    let asked = call
+        .next()
         .await
-    });
-    // The sampling request comes on the call's stream; read it by racing a second POST is
-    // not possible with a buffered client, so answer by id once it is known: the gateway
-    // numbers server→client requests per session from 1.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+        .expect("the sampling request on a's stream");
+    assert_eq!(asked["method"], "sampling/createMessage", "{asked}");
+    assert_eq!(
+        asked["params"]["messages"][0]["content"]["text"], "hi",
+        "params pass unchanged"
+    );
     let reply = a
-        .post(json!({"jsonrpc": "2.0", "id": 1, "result": {
+        .post(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
             "role": "assistant", "model": "test",
             "content": {"type": "text", "text": "from A"}}}))
         .await;
     assert_eq!(reply.status, 202);
-    let r = call.await.expect("join");
-    let asked = r
-        .messages
-        .iter()
-        .find(|m| m["method"] == "sampling/createMessage")
-        .expect("the sampling request on A's stream");
-    assert_eq!(asked["id"], 1);
-    assert_eq!(
-        text_of(r.messages.last().expect("answer")),
-        "LLM response: from A"
-    );
+    let answer = call.next().await.expect("the answer");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(text_of(&answer), "LLM response: from A");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -511,32 +551,31 @@ async fn a_crash_mid_call_fails_the_call_and_the_next_call_after_the_restart_wor
     let mut c = Client::new(&d, NAME);
     c.initialize().await;
     let pid = d.server(NAME).await["process_id"].as_i64().expect("pid");
-    let c2 = Client {
-        http: c.http.clone(),
-        url: c.url.clone(),
-        session: c.session.clone(),
-    };
-    // The progress tool takes 100 ms: kill the server in the middle.
-    let call = tokio::spawn(async move {
-        c2.call(
-            1,
-            "tools/call",
-            json!({"name": "test_tool_with_progress", "arguments": {},
-                   "_meta": {"progressToken": "p"}}),
-        )
-        .await
-    });
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    // The progress tool takes 100 ms: kill the server once the first progress came.
+    let mut call = Streaming::open(
+        &c,
+        1,
+        "tools/call",
+        json!({"name": "test_tool_with_progress", "arguments": {},
+               "_meta": {"progressToken": "p"}}),
+    )
+    .await;
+    let first = call.next().await.expect("first progress");
+    assert_eq!(first["params"]["progressToken"], "p", "{first}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill -9");
-    let r = tokio::time::timeout(Duration::from_secs(5), call)
-        .await
-        .expect("the call ends at once")
-        .expect("join");
-    let last = r.messages.last().expect("an answer");
+    let started = Instant::now();
+    let mut last = call.next().await.expect("an answer");
+    while last["method"] == "notifications/progress" {
+        last = call.next().await.expect("an answer");
+    }
+    println!(
+        "the call failed {:?} after kill -9: {last}",
+        started.elapsed()
+    );
     assert_eq!(last["id"], 1);
     assert!(last["error"]["message"].is_string(), "{last}");
 
@@ -565,18 +604,18 @@ async fn a_sampling_request_that_cannot_be_attributed_is_refused_not_guessed() {
     let mut b = Client::new(&d, NAME);
     a.initialize().await;
     b.initialize().await;
-    // b has a call in flight (100 ms of progress) while a's call asks for sampling: both
-    // sessions declared sampling, so the gateway cannot tell whose it is.
-    let slow = tokio::spawn(async move {
-        b.call(
-            1,
-            "tools/call",
-            json!({"name": "test_tool_with_progress", "arguments": {},
-                   "_meta": {"progressToken": 5}}),
-        )
-        .await
-    });
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // b's call waits on its own sampling request (b is the only session in flight, so it
+    // gets it) while a's call asks for sampling too: both sessions are in flight and
+    // declared sampling, so the gateway cannot tell whose it is and refuses.
+    let mut slow = Streaming::open(
+        &b,
+        1,
+        "tools/call",
+        json!({"name": "test_sampling", "arguments": {"prompt": "b's"}}),
+    )
+    .await;
+    let asked_b = slow.next().await.expect("b's sampling request");
+    assert_eq!(asked_b["params"]["messages"][0]["content"]["text"], "b's");
     let r = a
         .call(
             1,
@@ -594,8 +633,16 @@ async fn a_sampling_request_that_cannot_be_attributed_is_refused_not_guessed() {
     );
     assert_eq!(last["result"]["isError"], true, "{last}");
     assert!(text_of(last).contains("could not be attributed"), "{last}");
-    let r = slow.await.expect("join");
-    assert_eq!(r.messages.last().map(|m| &m["id"]), Some(&json!(1)));
+    // b answers its own and gets its result.
+    let reply = b
+        .post(json!({"jsonrpc": "2.0", "id": asked_b["id"], "result": {
+            "role": "assistant", "model": "test",
+            "content": {"type": "text", "text": "for b"}}}))
+        .await;
+    assert_eq!(reply.status, 202);
+    let answer = slow.next().await.expect("b's answer");
+    assert_eq!(answer["id"], 1);
+    assert_eq!(text_of(&answer), "LLM response: for b");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
