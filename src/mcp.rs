@@ -172,7 +172,17 @@ impl McpSession {
             let transport =
                 rmcp::transport::StreamableHttpClientTransport::from_uri(url.to_string());
             match client.serve(transport).await {
-                Ok(service) => return Ok(Self::ready(service, None).await),
+                Ok(service) => {
+                    // The gateway's own session with the same URL, shared by its clients.
+                    let upstream = match crate::gateway::Upstream::connect_http(url).await {
+                        Ok(up) => Some(up),
+                        Err(e) => {
+                            tracing::warn!(server = server_id, error = %e, "no gateway session");
+                            None
+                        }
+                    };
+                    return Ok(Self::ready(service, upstream).await);
+                }
                 Err(e) => last_error = format!("MCP handshake with {url} failed: {e}"),
             }
             if Instant::now() + Duration::from_millis(200) >= deadline {

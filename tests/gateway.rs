@@ -788,3 +788,54 @@ async fn twenty_sessions_at_once_and_the_session_rules() {
     assert_eq!(r.status, 404);
     assert!(r.messages[0]["error"]["message"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let d = Daemon::start();
+    d.create(json!({
+        "name": "http-fixture",
+        "command": "node",
+        "args": [
+            repo().join("tests/fixtures/conformance/server.mjs").display().to_string(),
+            "--http", port.to_string(), "--http-host", "127.0.0.1",
+        ],
+        "working_directory": repo().display().to_string(),
+        "transport": "http",
+        "port": port,
+        "start": true,
+    }))
+    .await;
+    d.wait_status("http-fixture", "running", Duration::from_secs(60))
+        .await;
+    let url = format!("http://127.0.0.1:{}/mcp/http-fixture", d.port);
+    let out = tokio::process::Command::new("bash")
+        .arg(repo().join("tests/conformance/run.sh"))
+        .arg(&url)
+        .current_dir(repo())
+        .env(
+            "CONFORMANCE_RESULTS",
+            repo().join(".deps/conformance/results-http"),
+        )
+        .env(
+            "CONFORMANCE_LOG",
+            repo().join(".deps/conformance/last-run-http.log"),
+        )
+        .output()
+        .await
+        .expect("run.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("conformance:"))
+        .unwrap_or("(no summary line)");
+    println!("through the gateway to an HTTP server: {summary}");
+    assert!(
+        out.status.success() && summary.contains("30/30"),
+        "conformance through /mcp/http-fixture: {summary}\n{stdout}"
+    );
+}

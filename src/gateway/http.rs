@@ -88,7 +88,7 @@ fn negotiate(asked: Option<&ProtocolVersion>) -> ProtocolVersion {
 fn unavailable(reach: &Reach) -> ErrorData {
     let message = if reach.status == StatusKind::Running {
         format!(
-            "server {} is running, but its transport is not served by the gateway yet",
+            "server {} is running, but the gateway could not open its session with it (see the daemon's log)",
             reach.name
         )
     } else {

@@ -20,6 +20,7 @@
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
 
 pub mod http;
+pub mod http_upstream;
 pub mod jsonrpc;
 pub mod session;
 pub mod upstream;

@@ -34,6 +34,7 @@
 //! - `list_changed` goes to every session, `resources/updated` to the sessions subscribed
 //!   to that uri; both on the session's GET stream, or on its newest request's stream.
 
+use super::http_upstream::HttpSink;
 use super::jsonrpc::{self, Envelope, Kind};
 use super::session::{Frame, Session, level_rank};
 use bytes::{Bytes, BytesMut};
@@ -68,9 +69,11 @@ const WRITE_BUF: usize = 64 * 1024;
 /// Lines up to this size are written by the caller itself (see [`Upstream::call`]).
 const DIRECT_MAX: usize = 32 * 1024;
 
-struct Router {
+pub(super) struct Router {
     /// Whole JSON-RPC messages for the server, without the newline, for the writer task.
     out: mpsc::UnboundedSender<Bytes>,
+    /// Set for a server reached over HTTP: messages go up as POSTs instead.
+    http: Option<Arc<HttpSink>>,
     /// The server's stdin. Whoever holds the lock writes whole lines only.
     writer: tokio::sync::Mutex<Option<Writer>>,
     alive: AtomicBool,
@@ -124,6 +127,7 @@ impl Upstream {
         let writer: Writer = tokio::io::BufWriter::with_capacity(WRITE_BUF, Box::pin(writer));
         let router = Arc::new(Router {
             out,
+            http: None,
             writer: tokio::sync::Mutex::new(Some(writer)),
             alive: AtomicBool::new(true),
             next_id: AtomicU64::new(ID_BASE),
@@ -132,6 +136,22 @@ impl Upstream {
         tokio::spawn(read_loop(reader, to_client, router.clone()));
         tokio::spawn(write_loop(router.clone(), from_client, out_rx));
         (client_read, client_write, Upstream(router))
+    }
+
+    /// The gateway's own session with a server reached over Streamable HTTP.
+    pub async fn connect_http(url: &str) -> Result<Upstream, String> {
+        let sink = Arc::new(super::http_upstream::connect(url).await?);
+        let (out, _) = mpsc::unbounded_channel();
+        let router = Arc::new(Router {
+            out,
+            http: Some(sink.clone()),
+            writer: tokio::sync::Mutex::new(None),
+            alive: AtomicBool::new(true),
+            next_id: AtomicU64::new(ID_BASE),
+            state: Mutex::new(RouterState::default()),
+        });
+        super::http_upstream::listen(sink, Arc::downgrade(&router));
+        Ok(Upstream(router))
     }
 
     pub fn is_alive(&self) -> bool {
@@ -148,7 +168,7 @@ impl Upstream {
     }
 
     fn send(&self, line: Bytes) -> bool {
-        self.is_alive() && self.0.out.send(line).is_ok()
+        self.is_alive() && self.0.put_line(line)
     }
 
     fn fresh_id(&self) -> u64 {
@@ -163,6 +183,7 @@ impl Upstream {
             return false;
         }
         if line.len() <= DIRECT_MAX
+            && self.0.http.is_none()
             && let Ok(mut guard) = self.0.writer.try_lock()
         {
             return match guard.as_mut() {
@@ -170,7 +191,7 @@ impl Upstream {
                 None => false,
             };
         }
-        self.0.out.send(line).is_ok()
+        self.0.put_line(line)
     }
 
     /// Sends a client's request upstream under a fresh id; its answer (and whatever belongs
@@ -375,9 +396,46 @@ fn release(subs: &mut HashMap<String, usize>, uri: &str) -> bool {
 }
 
 impl Router {
+    /// Hands a line to the writer task, or posts it (HTTP).
+    fn put_line(self: &Arc<Self>, line: Bytes) -> bool {
+        match &self.http {
+            Some(sink) => {
+                super::http_upstream::post(sink, self, line);
+                true
+            }
+            None => self.out.send(line).is_ok(),
+        }
+    }
+
+    /// A message from a server reached over HTTP. What the manager's client would answer
+    /// for a stdio server, the gateway answers here.
+    pub(super) fn from_http(self: &Arc<Self>, line: &[u8]) {
+        if !self.alive.load(Ordering::Acquire) || !self.dispatch(line) {
+            return;
+        }
+        let Some(env) = Envelope::parse(line) else {
+            return;
+        };
+        if let Kind::Request { id, method } = env.kind() {
+            let answer = match method {
+                jsonrpc::PING => jsonrpc::result(id.get(), "{}"),
+                jsonrpc::ROOTS_LIST => jsonrpc::result(id.get(), r#"{"roots":[]}"#),
+                _ => jsonrpc::error(
+                    Some(id.get()),
+                    rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                    format!("{method}: no gateway client is waiting on this server"),
+                ),
+            };
+            self.put_line(answer);
+        }
+    }
+
     fn close(&self, why: &str) {
         if !self.alive.swap(false, Ordering::AcqRel) {
             return;
+        }
+        if let Some(sink) = &self.http {
+            super::http_upstream::close(sink);
         }
         let pending = std::mem::take(&mut lock(&self.state).pending);
         for (_, p) in pending {
@@ -478,9 +536,7 @@ impl Router {
                     "{method} could not be attributed: several gateway clients are waiting on this server"
                 )
             };
-            self.out
-                .send(jsonrpc::error(Some(id), jsonrpc::SERVER_ERROR, why))
-                .ok();
+            self.put_line(jsonrpc::error(Some(id), jsonrpc::SERVER_ERROR, why));
             return true;
         };
         let down = session.next_request_id();
@@ -492,13 +548,11 @@ impl Router {
         if tx.send(Frame::Event(msg.clone())).is_err() && !session.push(msg) {
             session.forget_asked(down);
             lock(&self.state).asked.remove(id);
-            self.out
-                .send(jsonrpc::error(
-                    Some(id),
-                    jsonrpc::SERVER_ERROR,
-                    "the gateway client went away",
-                ))
-                .ok();
+            self.put_line(jsonrpc::error(
+                Some(id),
+                jsonrpc::SERVER_ERROR,
+                "the gateway client went away",
+            ));
         }
         true
     }
