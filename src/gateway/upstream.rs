@@ -1,4 +1,6 @@
-//! The router in front of one upstream MCP session (one run of one server).
+//! The router in front of one upstream MCP session (one run of one server). Drawn here
+//! for stdio; for a server reached over HTTP the pipes are POSTs and SSE streams
+//! (`super::http_upstream`) and the gateway answers what the manager's client would.
 //!
 //! It sits between the server's stdio pipes and the manager's own rmcp client
 //! ([`crate::mcp::McpSession`]), so the manager, its health probe, the API's tool view and
