@@ -789,8 +789,8 @@ async fn twenty_sessions_at_once_and_the_session_rules() {
     assert!(r.messages[0]["error"]["message"].is_string());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
+/// A daemon running the conformance fixture in its own HTTP mode (transport http).
+async fn daemon_with_http_fixture() -> Daemon {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -811,6 +811,12 @@ async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
     .await;
     d.wait_status("http-fixture", "running", Duration::from_secs(60))
         .await;
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
+    let d = daemon_with_http_fixture().await;
     let url = format!("http://127.0.0.1:{}/mcp/http-fixture", d.port);
     let out = tokio::process::Command::new("bash")
         .arg(repo().join("tests/conformance/run.sh"))
@@ -838,4 +844,34 @@ async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
         out.status.success() && summary.contains("30/30"),
         "conformance through /mcp/http-fixture: {summary}\n{stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_a_sampling_request_goes_to_the_client_whose_call_caused_it() {
+    let d = daemon_with_http_fixture().await;
+    let mut a = Client::new(&d, "http-fixture");
+    let mut b = Client::new(&d, "http-fixture");
+    a.initialize().await;
+    b.initialize().await;
+    // Both sessions wait on a sampling request of their own at the same time: over HTTP
+    // each arrives on the stream of the call that caused it, so nothing is ambiguous.
+    let sampling = |prompt: &str| json!({"name": "test_sampling", "arguments": {"prompt": prompt}});
+    let mut call_b = Streaming::open(&b, 1, "tools/call", sampling("for b")).await;
+    let asked_b = call_b.next().await.expect("b's sampling request");
+    let mut call_a = Streaming::open(&a, 1, "tools/call", sampling("for a")).await;
+    let asked_a = call_a.next().await.expect("a's sampling request");
+    assert_eq!(asked_a["params"]["messages"][0]["content"]["text"], "for a");
+    assert_eq!(asked_b["params"]["messages"][0]["content"]["text"], "for b");
+    for (c, asked, text) in [(&a, &asked_a, "A"), (&b, &asked_b, "B")] {
+        let reply = c
+            .post(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+                "role": "assistant", "model": "test",
+                "content": {"type": "text", "text": text}}}))
+            .await;
+        assert_eq!(reply.status, 202);
+    }
+    let answer_a = call_a.next().await.expect("a's answer");
+    let answer_b = call_b.next().await.expect("b's answer");
+    assert_eq!(text_of(&answer_a), "LLM response: A");
+    assert_eq!(text_of(&answer_b), "LLM response: B");
 }

@@ -148,18 +148,19 @@ pub(super) fn post(sink: &Arc<HttpSink>, router: &Arc<Router>, line: Bytes) {
         });
         match sink.post(line).send().await {
             Ok(resp) if resp.status().is_success() => {
-                read_messages(resp, |m| router.from_http(m)).await;
+                let origin = id.as_deref().and_then(|i| i.parse().ok());
+                read_messages(resp, |m| router.from_http(m, origin)).await;
             }
             Ok(resp) => {
                 if let Some(id) = id {
                     let why = format!("the server answered HTTP {}", resp.status());
-                    router.from_http(&jsonrpc::error(Some(&id), jsonrpc::SERVER_ERROR, why));
+                    router.from_http(&jsonrpc::error(Some(&id), jsonrpc::SERVER_ERROR, why), None);
                 }
             }
             Err(e) => {
                 if let Some(id) = id {
                     let why = format!("the server could not be reached: {e}");
-                    router.from_http(&jsonrpc::error(Some(&id), jsonrpc::SERVER_ERROR, why));
+                    router.from_http(&jsonrpc::error(Some(&id), jsonrpc::SERVER_ERROR, why), None);
                 }
             }
         }
@@ -183,7 +184,7 @@ pub(super) fn listen(sink: Arc<HttpSink>, router: Weak<Router>) {
         }
         read_messages(resp, |m| {
             if let Some(router) = router.upgrade() {
-                router.from_http(m);
+                router.from_http(m, None);
             }
         })
         .await;

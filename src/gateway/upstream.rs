@@ -24,7 +24,8 @@
 //! notification read together with its result still arrives first.
 //!
 //! Attribution rules for what stdio does not link to a request (documented in
-//! docs/gateway.md):
+//! docs/gateway.md; over HTTP a message on a call's answer stream goes to that call's
+//! client, and the rules apply only to the server's GET stream):
 //! - a server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`)
 //!   goes to the downstream session whose requests are in flight, when exactly one session
 //!   that declared the needed capability has requests in flight (on the stream of its
@@ -411,8 +412,8 @@ impl Router {
 
     /// A message from a server reached over HTTP. What the manager's client would answer
     /// for a stdio server, the gateway answers here.
-    pub(super) fn from_http(self: &Arc<Self>, line: &[u8]) {
-        if !self.alive.load(Ordering::Acquire) || !self.dispatch(line) {
+    pub(super) fn from_http(self: &Arc<Self>, line: &[u8], origin: Option<u64>) {
+        if !self.alive.load(Ordering::Acquire) || !self.dispatch(line, origin) {
             return;
         }
         let Some(env) = Envelope::parse(line) else {
@@ -454,7 +455,10 @@ impl Router {
     }
 
     /// Handles one line from the server; true when the manager's own client should see it.
-    fn dispatch(self: &Arc<Self>, line: &[u8]) -> bool {
+    ///
+    /// `origin`: the upstream id of the request whose answer stream carried the line, when
+    /// the transport tells (HTTP); over stdio nothing does.
+    fn dispatch(self: &Arc<Self>, line: &[u8], origin: Option<u64>) -> bool {
         let Some(env) = Envelope::parse(line) else {
             return true;
         };
@@ -471,7 +475,7 @@ impl Router {
             }
             Kind::Request { id, method } => match method {
                 jsonrpc::SAMPLING | jsonrpc::ELICITATION | jsonrpc::ROOTS_LIST => {
-                    !self.route_server_request(id.get(), method, &env)
+                    !self.route_server_request(id.get(), method, &env, origin)
                 }
                 _ => true,
             },
@@ -479,7 +483,7 @@ impl Router {
                 jsonrpc::PROGRESS => !self.route_progress(&env),
                 jsonrpc::CANCELLED => !self.route_cancelled(&env),
                 jsonrpc::LOG_MESSAGE => {
-                    self.route_log(&env, line);
+                    self.route_log(&env, line, origin);
                     true
                 }
                 jsonrpc::TOOLS_CHANGED | jsonrpc::PROMPTS_CHANGED | jsonrpc::RESOURCES_CHANGED => {
@@ -516,9 +520,30 @@ impl Router {
         out
     }
 
-    fn route_server_request(self: &Arc<Self>, id: &str, method: &str, env: &Envelope<'_>) -> bool {
+    /// The client request a message came with, when the transport says (an HTTP server's
+    /// answer stream): its session and stream.
+    fn origin_of(
+        st: &RouterState,
+        origin: Option<u64>,
+    ) -> Option<(Arc<Session>, u64, mpsc::UnboundedSender<Frame>)> {
+        let up = origin?;
+        let c = st.pending.get(&up)?.client.as_ref()?;
+        Some((c.session.clone(), up, c.tx.clone()))
+    }
+
+    fn route_server_request(
+        self: &Arc<Self>,
+        id: &str,
+        method: &str,
+        env: &Envelope<'_>,
+        origin: Option<u64>,
+    ) -> bool {
         let mut st = lock(&self.state);
-        let active = Self::active(&st);
+        // Over HTTP the request comes on the stream of the call that caused it: exact.
+        let active = match Self::origin_of(&st, origin) {
+            Some(o) => vec![o],
+            None => Self::active(&st),
+        };
         if active.is_empty() {
             // Nobody downstream is waiting: the manager's own client answers.
             return false;
@@ -603,7 +628,7 @@ impl Router {
         true
     }
 
-    fn route_log(&self, env: &Envelope<'_>, line: &[u8]) {
+    fn route_log(&self, env: &Envelope<'_>, line: &[u8], origin: Option<u64>) {
         let level = match jsonrpc::field(env.params_str(), "level") {
             Some(serde_json::Value::String(l)) => level_rank(&l),
             _ => None,
@@ -613,7 +638,10 @@ impl Router {
             _ => true,
         };
         let st = lock(&self.state);
-        let active = Self::active(&st);
+        let active = match Self::origin_of(&st, origin) {
+            Some(o) => vec![o],
+            None => Self::active(&st),
+        };
         if let [(session, _, tx)] = active.as_slice() {
             if wants(session.as_ref()) {
                 let _ = tx.send(Frame::Event(trimmed(line)));
@@ -650,7 +678,7 @@ fn trimmed(line: &[u8]) -> Bytes {
 async fn read_loop(mut lines: Lines, mut to_client: DuplexStream, router: Arc<Router>) {
     let mut client_open = true;
     while let Some(line) = lines.recv().await {
-        if router.dispatch(&line) && client_open {
+        if router.dispatch(&line, None) && client_open {
             client_open = to_client.write_all(&line).await.is_ok()
                 && to_client.write_all(b"\n").await.is_ok();
         }
