@@ -174,7 +174,14 @@ impl McpSession {
             match client.serve(transport).await {
                 Ok(service) => {
                     // The gateway's own session with the same URL, shared by its clients.
-                    let upstream = match crate::gateway::Upstream::connect_http(url).await {
+                    // Bounded: a server that does not answer it must not hold up its start.
+                    let gateway = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        crate::gateway::Upstream::connect_http(url),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 5 s".into()));
+                    let upstream = match gateway {
                         Ok(up) => Some(up),
                         Err(e) => {
                             tracing::warn!(server = server_id, error = %e, "no gateway session");
