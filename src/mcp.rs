@@ -108,6 +108,7 @@ impl McpSession {
             .serve_with_lifecycle((reader, writer), lifecycle())
             .await
             .map_err(|e| format!("MCP handshake failed: {e}"))?;
+        upstream.set_modern(modern(&service.peer().peer_info()));
         Ok(Self::ready(service, Some(upstream)).await)
     }
 
@@ -147,6 +148,7 @@ impl McpSession {
             logs,
         };
         let (reader, writer, upstream) = crate::gateway::Upstream::wrap(reader, writer);
+        upstream.set_modern(info.protocol_version == ProtocolVersion::V_2026_07_28);
         let service = rmcp::service::serve_directly(client, (reader, writer), Some(info));
         let session = Self::ready(service, Some(upstream)).await;
         ping(&session.peer())
@@ -226,6 +228,11 @@ impl McpSession {
         }
         let _ = self.service.cancel().await;
     }
+}
+
+fn modern(info: &Option<std::sync::Arc<ServerPeerInfo>>) -> bool {
+    info.as_ref()
+        .is_some_and(|i| i.protocol_version == ProtocolVersion::V_2026_07_28)
 }
 
 /// One liveness round trip: `ping` for servers that speak it, `server/discover` (uncached)

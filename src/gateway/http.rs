@@ -232,6 +232,10 @@ async fn initialize(
     let params: Option<InitializeRequestParams> =
         env.params_str().and_then(|p| serde_json::from_str(p).ok());
     let version = negotiate(params.as_ref().map(|p| &p.protocol_version));
+    let client_info = params
+        .as_ref()
+        .and_then(|p| serde_json::to_value(&p.client_info).ok())
+        .unwrap_or_default();
     let caps = params.map(|p| p.capabilities).unwrap_or_default();
     let reach = match reach(app, name).await {
         Ok(r) => r,
@@ -273,12 +277,10 @@ async fn initialize(
         }
     };
     let sid = uuid::Uuid::new_v4().simple().to_string();
-    let session = Arc::new(Session::new(
-        sid.clone(),
-        name.to_string(),
-        version.to_string(),
-        &caps,
-    ));
+    let session = Arc::new(
+        Session::new(sid.clone(), name.to_string(), version.to_string(), &caps)
+            .with_client_info(client_info),
+    );
     if let Some(up) = &reach.upstream {
         adopt(&session, up);
     }
@@ -318,6 +320,10 @@ async fn request(
                 && let Some(rank) = level_rank(&level)
             {
                 session.set_log_level(rank);
+                if up.is_modern() {
+                    // 2026-07-28 has no setLevel: the level rides in each request's _meta.
+                    return ok("{}");
+                }
                 let min = up.min_level().unwrap_or(rank).min(rank);
                 params = Some(Cow::Owned(
                     serde_json::json!({ "level": level_name(min) }).to_string(),

@@ -180,9 +180,31 @@ pub fn progress_token(params: &str) -> Option<serde_json::Value> {
 
 /// `params` with `_meta.progressToken` set to `token`.
 pub fn with_progress_token(params: &str, token: serde_json::Value) -> Option<String> {
-    let mut v: serde_json::Value = serde_json::from_str(params).ok()?;
-    let meta = v.get_mut("_meta")?.as_object_mut()?;
-    meta.insert("progressToken".into(), token);
+    with_meta(Some(params), Some(token), None)
+}
+
+/// `params` (or `{}`) with `_meta.progressToken` set to `token` if given and the `extra`
+/// keys added to `_meta`.
+pub fn with_meta(
+    params: Option<&str>,
+    token: Option<serde_json::Value>,
+    extra: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Option<String> {
+    let mut v: serde_json::Value = match params {
+        Some(p) => serde_json::from_str(p).ok()?,
+        None => serde_json::Value::Object(Default::default()),
+    };
+    let obj = v.as_object_mut()?;
+    let meta = obj
+        .entry("_meta")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()))
+        .as_object_mut()?;
+    if let Some(token) = token {
+        meta.insert("progressToken".into(), token);
+    }
+    if let Some(extra) = extra {
+        meta.extend(extra);
+    }
     serde_json::to_string(&v).ok()
 }
 

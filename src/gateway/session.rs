@@ -28,6 +28,9 @@ pub struct Session {
     sampling: bool,
     elicitation: bool,
     roots: bool,
+    /// What the client declared, as sent to a 2026-era server in every request's `_meta`.
+    capabilities: serde_json::Value,
+    client_info: serde_json::Value,
     next_id: AtomicU64,
     state: Mutex<State>,
 }
@@ -84,6 +87,8 @@ impl Session {
             sampling: caps.sampling.is_some(),
             elicitation: caps.elicitation.is_some(),
             roots: caps.roots.is_some(),
+            capabilities: serde_json::to_value(caps).unwrap_or_default(),
+            client_info: serde_json::Value::Null,
             next_id: AtomicU64::new(1),
             state: Mutex::new(State {
                 upstream: None,
@@ -94,6 +99,40 @@ impl Session {
                 asked: HashMap::new(),
             }),
         }
+    }
+
+    pub fn with_client_info(mut self, info: serde_json::Value) -> Self {
+        self.client_info = info;
+        self
+    }
+
+    /// The client context a 2026-07-28 server needs in each request's `_meta` (SEP-2575):
+    /// this client's capabilities and identity, and its log level.
+    pub fn context_meta(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert(
+            "io.modelcontextprotocol/protocolVersion".into(),
+            rmcp::model::ProtocolVersion::V_2026_07_28
+                .to_string()
+                .into(),
+        );
+        m.insert(
+            "io.modelcontextprotocol/clientCapabilities".into(),
+            self.capabilities.clone(),
+        );
+        if !self.client_info.is_null() {
+            m.insert(
+                "io.modelcontextprotocol/clientInfo".into(),
+                self.client_info.clone(),
+            );
+        }
+        if let Some(level) = self.log_level() {
+            m.insert(
+                "io.modelcontextprotocol/logLevel".into(),
+                level_name(level).into(),
+            );
+        }
+        m
     }
 
     /// Whether the client declared what a server→client `method` needs.

@@ -80,6 +80,8 @@ pub(super) struct Router {
     /// The server's stdin. Whoever holds the lock writes whole lines only.
     writer: tokio::sync::Mutex<Option<Writer>>,
     alive: AtomicBool,
+    /// The server speaks 2026-07-28 (stateless): each request carries the client context.
+    modern: AtomicBool,
     next_id: AtomicU64,
     state: Mutex<RouterState>,
 }
@@ -133,6 +135,7 @@ impl Upstream {
             http: None,
             writer: tokio::sync::Mutex::new(Some(writer)),
             alive: AtomicBool::new(true),
+            modern: AtomicBool::new(false),
             next_id: AtomicU64::new(ID_BASE),
             state: Mutex::new(RouterState::default()),
         });
@@ -150,11 +153,21 @@ impl Upstream {
             http: Some(sink.clone()),
             writer: tokio::sync::Mutex::new(None),
             alive: AtomicBool::new(true),
+            modern: AtomicBool::new(false),
             next_id: AtomicU64::new(ID_BASE),
             state: Mutex::new(RouterState::default()),
         });
         super::http_upstream::listen(sink, Arc::downgrade(&router));
         Ok(Upstream(router))
+    }
+
+    /// The manager's handshake found a 2026-07-28 (stateless) server.
+    pub fn set_modern(&self, modern: bool) {
+        self.0.modern.store(modern, Ordering::Release);
+    }
+
+    pub fn is_modern(&self) -> bool {
+        self.0.modern.load(Ordering::Acquire)
     }
 
     pub fn is_alive(&self) -> bool {
@@ -211,9 +224,10 @@ impl Upstream {
         }
         let up = self.fresh_id();
         let token = params.and_then(jsonrpc::progress_token);
-        let rewritten = token
-            .as_ref()
-            .and_then(|_| params.and_then(|p| jsonrpc::with_progress_token(p, up.into())));
+        let context = self.is_modern().then(|| session.context_meta());
+        let rewritten = (token.is_some() || context.is_some())
+            .then(|| jsonrpc::with_meta(params, token.as_ref().map(|_| up.into()), context))
+            .flatten();
         let params = rewritten.as_deref().or(params);
         let (tx, rx) = mpsc::unbounded_channel();
         lock(&self.0.state).pending.insert(
