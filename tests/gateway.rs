@@ -875,3 +875,57 @@ async fn over_http_a_sampling_request_goes_to_the_client_whose_call_caused_it() 
     assert_eq!(text_of(&answer_a), "LLM response: A");
     assert_eq!(text_of(&answer_b), "LLM response: B");
 }
+
+/// The official Python SDK client (from `.deps/venv`, installed by `.ci/setup.sh`) through
+/// the gateway to two real servers: mcp-server-time (a 2026-07-28 server over stdio) and
+/// server-everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
+    let deps = common::deps();
+    let python = deps.join("venv/bin/python");
+    let d = Daemon::start();
+    d.create(
+        json!({"name": "time", "command": python.display().to_string(),
+                    "args": ["-m", "mcp_server_time"], "start": true}),
+    )
+    .await;
+    d.create(json!({"name": "everything",
+                    "command": deps.join("npm/node_modules/.bin/mcp-server-everything").display().to_string(),
+                    "start": true}))
+        .await;
+    for n in ["time", "everything"] {
+        d.wait_status(n, "running", Duration::from_secs(60)).await;
+    }
+    let script = r#"
+import asyncio, sys
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+async def main(base):
+    for name, tool, args in [("time", "get_current_time", {"timezone": "UTC"}),
+                             ("everything", "echo", {"message": "hi"})]:
+        async with streamable_http_client(f"{base}/mcp/{name}") as streams:
+            async with ClientSession(streams[0], streams[1]) as s:
+                await s.initialize()
+                tools = [t.name for t in (await s.list_tools()).tools]
+                assert tool in tools, tools
+                r = await s.call_tool(tool, args)
+                print(name, "->", r.content[0].text.replace("\n", " ")[:80])
+asyncio.run(main(sys.argv[1]))
+"#;
+    let out = tokio::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}", d.port))
+        .output()
+        .await
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("time -> {") && stdout.contains("\"timezone\": \"UTC\""));
+    assert!(stdout.contains("everything -> Echo: hi"), "{stdout}");
+}
