@@ -135,10 +135,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
         allowed_hosts: config.allowed_hosts.clone(),
         token: config.token.clone(),
     });
+    // One gateway for all workers: its sessions must be seen by every one of them.
+    let gateway = web::Data::from(crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE));
+    let gateway_sessions = gateway.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(guard.clone())
+            .app_data(gateway.clone())
             .wrap(middleware::from_fn(api::security::guard))
             .configure(api::configure)
     })
@@ -166,6 +170,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     crate::sdnotify::notify("STOPPING=1");
     tracing::info!("shutting down: stopping HTTP");
     let stop_http = handle.stop(true);
+    // Open GET streams of MCP clients would hold the graceful stop for its whole timeout.
+    gateway_sessions.close_all();
     tracing::info!("stopping servers");
     let _ = registry.send(ShutdownAll).await;
     stop_http.await;

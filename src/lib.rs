@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod db;
 pub mod doctor;
 pub mod error;
+pub mod gateway;
 pub mod health;
 pub mod logs;
 pub mod mcp;

@@ -8,19 +8,21 @@
 //! drops the transport (for stdio that closes the child's stdin, the MCP way to ask a stdio
 //! server to exit).
 
+use crate::gateway::upstream::Lines;
 use crate::logs::LogSender;
 use crate::model::{McpInfo, McpItem};
 #[allow(deprecated)]
 use rmcp::model::{
     ClientCapabilities, ClientRequest, Implementation, InitializeRequestParams,
-    LoggingMessageNotificationParam, ProtocolVersion, ServerPeerInfo, ServerResult,
+    LoggingMessageNotificationParam, ProtocolVersion, RootsCapabilities, ServerPeerInfo,
+    ServerResult,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient, RunningService,
 };
 use rmcp::{ClientHandler, ServiceExt as _};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
 
 /// Our side of the session: identifies the manager and records the server's log
 /// notifications.
@@ -37,7 +39,16 @@ impl ClientHandler for ManagerClient {
         let mut info = Implementation::from_build_env();
         info.name = "mcp-manager".into();
         info.version = env!("CARGO_PKG_VERSION").into();
-        InitializeRequestParams::new(ClientCapabilities::default(), info)
+        // Declared so that servers may use them: the gateway forwards these requests to the
+        // client whose call caused them (see `crate::gateway::upstream`); without a gateway
+        // client waiting, rmcp's defaults answer (no sampling, elicitation declined, no roots).
+        let mut caps = ClientCapabilities::default();
+        caps.sampling = Some(Default::default());
+        caps.elicitation = Some(Default::default());
+        let mut roots = RootsCapabilities::default();
+        roots.list_changed = Some(true);
+        caps.roots = Some(roots);
+        InitializeRequestParams::new(caps, info)
     }
 
     async fn on_logging_message(
@@ -65,6 +76,8 @@ impl ClientHandler for ManagerClient {
 
 pub struct McpSession {
     service: RunningService<RoleClient, ManagerClient>,
+    /// The gateway's router on the session's pipes (stdio sessions).
+    upstream: Option<crate::gateway::Upstream>,
 }
 
 fn lifecycle() -> ClientLifecycleMode {
@@ -75,40 +88,41 @@ fn lifecycle() -> ClientLifecycleMode {
 }
 
 impl McpSession {
-    /// Handshake over a stdio pair (the filtered stdout of the child, and its stdin).
-    pub async fn connect_stdio<R, W>(
+    /// Handshake over a stdio pair (the JSON-RPC lines of the child's stdout, and its
+    /// stdin).
+    pub async fn connect_stdio<W>(
         server_id: &str,
         logs: Option<LogSender>,
-        reader: R,
+        reader: Lines,
         writer: W,
     ) -> Result<McpSession, String>
     where
-        R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let client = ManagerClient {
             server_id: server_id.to_string(),
             logs,
         };
+        let (reader, writer, upstream) = crate::gateway::Upstream::wrap(reader, writer);
         let service = client
             .serve_with_lifecycle((reader, writer), lifecycle())
             .await
             .map_err(|e| format!("MCP handshake failed: {e}"))?;
-        Ok(Self::ready(service).await)
+        upstream.set_modern(modern(&service.peer().peer_info()));
+        Ok(Self::ready(service, Some(upstream)).await)
     }
 
     /// Resumes the session of a server that is already initialized (a container adopted
     /// after a daemon restart): no new handshake, the recorded peer info, then a ping to prove
     /// the server still answers.
-    pub async fn resume_stdio<R, W>(
+    pub async fn resume_stdio<W>(
         server_id: &str,
         logs: Option<LogSender>,
-        reader: R,
+        reader: Lines,
         writer: W,
         recorded: &McpInfo,
     ) -> Result<McpSession, String>
     where
-        R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let version = recorded
@@ -133,8 +147,10 @@ impl McpSession {
             server_id: server_id.to_string(),
             logs,
         };
+        let (reader, writer, upstream) = crate::gateway::Upstream::wrap(reader, writer);
+        upstream.set_modern(info.protocol_version == ProtocolVersion::V_2026_07_28);
         let service = rmcp::service::serve_directly(client, (reader, writer), Some(info));
-        let session = Self::ready(service).await;
+        let session = Self::ready(service, Some(upstream)).await;
         ping(&session.peer())
             .await
             .map_err(|e| format!("the adopted server did not answer a ping: {e}"))?;
@@ -158,7 +174,24 @@ impl McpSession {
             let transport =
                 rmcp::transport::StreamableHttpClientTransport::from_uri(url.to_string());
             match client.serve(transport).await {
-                Ok(service) => return Ok(Self::ready(service).await),
+                Ok(service) => {
+                    // The gateway's own session with the same URL, shared by its clients.
+                    // Bounded: a server that does not answer it must not hold up its start.
+                    let gateway = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        crate::gateway::Upstream::connect_http(url),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 5 s".into()));
+                    let upstream = match gateway {
+                        Ok(up) => Some(up),
+                        Err(e) => {
+                            tracing::warn!(server = server_id, error = %e, "no gateway session");
+                            None
+                        }
+                    };
+                    return Ok(Self::ready(service, upstream).await);
+                }
                 Err(e) => last_error = format!("MCP handshake with {url} failed: {e}"),
             }
             if Instant::now() + Duration::from_millis(200) >= deadline {
@@ -168,22 +201,38 @@ impl McpSession {
         }
     }
 
-    async fn ready(service: RunningService<RoleClient, ManagerClient>) -> McpSession {
+    async fn ready(
+        service: RunningService<RoleClient, ManagerClient>,
+        upstream: Option<crate::gateway::Upstream>,
+    ) -> McpSession {
         // Never answer from a cache: a list or a probe must reach the server.
         service
             .peer()
             .set_response_cache_config(rmcp::service::ClientCacheConfig::disabled())
             .await;
-        McpSession { service }
+        McpSession { service, upstream }
     }
 
     pub fn peer(&self) -> Peer<RoleClient> {
         self.service.peer().clone()
     }
 
+    /// The gateway's way in (stdio sessions only, for now).
+    pub fn upstream(&self) -> Option<crate::gateway::Upstream> {
+        self.upstream.clone()
+    }
+
     pub async fn close(self) {
+        if let Some(up) = &self.upstream {
+            up.close();
+        }
         let _ = self.service.cancel().await;
     }
+}
+
+fn modern(info: &Option<std::sync::Arc<ServerPeerInfo>>) -> bool {
+    info.as_ref()
+        .is_some_and(|i| i.protocol_version == ProtocolVersion::V_2026_07_28)
 }
 
 /// One liveness round trip: `ping` for servers that speak it, `server/discover` (uncached)

@@ -113,6 +113,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/events", web::get().to(events::events)),
     )
+    .configure(crate::gateway::configure)
     .route("/healthz", web::get().to(probes::healthz))
     .route("/readyz", web::get().to(probes::readyz))
     .default_service(web::to(ui::serve));

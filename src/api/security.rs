@@ -62,8 +62,11 @@ impl Guard {
                 }
             }
         }
+        // The MCP gateway takes the token as a bearer only; what the client sends is never
+        // passed upstream (the gateway forwards JSON-RPC bodies, not headers).
+        let mcp = req.path() == "/mcp" || req.path().starts_with("/mcp/");
         if let Some(token) = &self.token
-            && req.path().starts_with("/api/")
+            && (req.path().starts_with("/api/") || mcp)
         {
             let bearer = headers
                 .get(header::AUTHORIZATION)

@@ -1088,6 +1088,30 @@ impl Handler<GetPeer> for ServerActor {
     }
 }
 
+/// What the gateway needs to reach the server: its status and, while it runs over stdio,
+/// the router of its upstream session.
+#[derive(Message)]
+#[rtype(result = "crate::gateway::Reach")]
+pub struct GetUpstream;
+
+impl Handler<GetUpstream> for ServerActor {
+    type Result = MessageResult<GetUpstream>;
+    fn handle(&mut self, _: GetUpstream, _: &mut Self::Context) -> Self::Result {
+        let running = matches!(self.status, Status::Running { .. });
+        MessageResult(crate::gateway::Reach {
+            name: self.rec.name.clone(),
+            status: self.status.kind(),
+            upstream: self
+                .run
+                .as_ref()
+                .and_then(|r| r.session.as_ref())
+                .filter(|_| running)
+                .and_then(McpSession::upstream),
+            info: self.rec.mcp_info.clone(),
+        })
+    }
+}
+
 /// The outcome of one health check of run `generation`.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -1243,17 +1267,17 @@ impl Handler<Shutdown> for ServerActor {
     }
 }
 
-/// Splits a stdio server's stdout: returns the reader the MCP client reads JSON-RPC from;
-/// everything else is logged.
+/// Splits a stdio server's stdout: returns the JSON-RPC lines (for the MCP session's
+/// router); everything else is logged.
 fn protocol_channel<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     stdout: R,
     server_id: &str,
     logs: &Option<LogSender>,
-) -> tokio::io::DuplexStream {
-    // stdout is the protocol channel: JSON-RPC lines go to the MCP client, anything else is
-    // logged. The pump keeps reading even when the client is gone, so the child never blocks
-    // on a full pipe.
-    let (to_client, from_pump) = tokio::io::duplex(256 * 1024);
+) -> crate::gateway::upstream::Lines {
+    // stdout is the protocol channel: JSON-RPC lines go to the MCP session, anything else is
+    // logged. The pump keeps reading even when the session is gone, so the child never
+    // blocks on a full pipe. Lines are handed over whole, without a copy.
+    let (to_client, from_pump) = crate::gateway::upstream::lines();
     tokio::spawn(pump_stdout(
         stdout,
         to_client,
@@ -1287,7 +1311,7 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
 /// Never stops reading before EOF, so the child cannot block on a full pipe.
 async fn pump_stdout<R: tokio::io::AsyncRead + Unpin>(
     mut stdout: R,
-    mut to_client: tokio::io::DuplexStream,
+    to_client: tokio::sync::mpsc::Sender<bytes::Bytes>,
     server_id: String,
     logs: Option<LogSender>,
 ) {
@@ -1310,8 +1334,7 @@ async fn pump_stdout<R: tokio::io::AsyncRead + Unpin>(
         for l in lines.drain(..) {
             if is_json_rpc(&l.bytes) {
                 if client_open {
-                    client_open = to_client.write_all(&l.bytes).await.is_ok()
-                        && to_client.write_all(b"\n").await.is_ok();
+                    client_open = to_client.send(l.bytes.into()).await.is_ok();
                 }
             } else if !l.bytes.iter().all(u8::is_ascii_whitespace) {
                 noise += 1;
@@ -1339,14 +1362,17 @@ fn is_json_rpc(line: &[u8]) -> bool {
     if !(trimmed.starts_with(b"{") || trimmed.starts_with(b"[")) {
         return false;
     }
-    match serde_json::from_slice::<serde_json::Value>(trimmed) {
-        Ok(serde_json::Value::Object(m)) => m.contains_key("jsonrpc"),
-        Ok(serde_json::Value::Array(a)) => a
-            .first()
-            .and_then(|v| v.as_object())
-            .is_some_and(|m| m.contains_key("jsonrpc")),
-        _ => false,
+    // Validated without building a value: this runs on every line of every server, and the
+    // gateway's hot path goes through it.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        jsonrpc: Option<serde::de::IgnoredAny>,
     }
+    if trimmed.starts_with(b"[") {
+        return serde_json::from_slice::<Vec<Probe>>(trimmed)
+            .is_ok_and(|a| a.first().is_some_and(|p| p.jsonrpc.is_some()));
+    }
+    serde_json::from_slice::<Probe>(trimmed).is_ok_and(|p| p.jsonrpc.is_some())
 }
 
 #[cfg(test)]

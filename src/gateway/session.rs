@@ -1,0 +1,248 @@
+//! A downstream client session (`Mcp-Session-Id`): what the client declared at
+//! `initialize`, the upstream it currently uses, its standalone GET stream, its resource
+//! subscriptions and log level, and the server→client requests waiting for its answer.
+//! Locks are held only for a few map operations, never across an await; the router may
+//! lock a session while holding its own lock, never the other way round.
+
+use super::upstream::Upstream;
+use bytes::Bytes;
+use rmcp::model::ClientCapabilities;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// What goes to a client on one stream: messages before the answer, then the answer.
+pub enum Frame {
+    Event(Bytes),
+    Final(Bytes),
+}
+
+pub struct Session {
+    pub id: String,
+    /// The server name of the URL.
+    pub server: String,
+    /// The protocol version agreed with this client.
+    pub protocol: String,
+    sampling: bool,
+    elicitation: bool,
+    roots: bool,
+    /// What the client declared, as sent to a 2026-era server in every request's `_meta`.
+    capabilities: serde_json::Value,
+    client_info: serde_json::Value,
+    next_id: AtomicU64,
+    state: Mutex<State>,
+}
+
+struct State {
+    upstream: Option<Upstream>,
+    last_active: Instant,
+    /// Bounded: a client that does not read its GET stream loses messages, it does not
+    /// make the daemon hold them.
+    stream: Option<mpsc::Sender<Frame>>,
+    subscriptions: HashSet<String>,
+    log_level: Option<u8>,
+    /// Server→client requests sent to this client: its id here → the upstream and the
+    /// server's id.
+    asked: HashMap<u64, (Upstream, String)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Messages a GET stream holds for a client that does not read them.
+const STREAM_BACKLOG: usize = 1024;
+
+/// MCP log levels, least severe first (rank = index).
+const LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+pub fn level_rank(level: &str) -> Option<u8> {
+    LEVELS
+        .iter()
+        .position(|l| *l == level)
+        .and_then(|i| u8::try_from(i).ok())
+}
+
+pub fn level_name(rank: u8) -> &'static str {
+    LEVELS.get(usize::from(rank)).copied().unwrap_or("debug")
+}
+
+impl Session {
+    pub fn new(id: String, server: String, protocol: String, caps: &ClientCapabilities) -> Self {
+        Session {
+            id,
+            server,
+            protocol,
+            sampling: caps.sampling.is_some(),
+            elicitation: caps.elicitation.is_some(),
+            roots: caps.roots.is_some(),
+            capabilities: serde_json::to_value(caps).unwrap_or_default(),
+            client_info: serde_json::Value::Null,
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(State {
+                upstream: None,
+                last_active: Instant::now(),
+                stream: None,
+                subscriptions: HashSet::new(),
+                log_level: None,
+                asked: HashMap::new(),
+            }),
+        }
+    }
+
+    pub fn with_client_info(mut self, info: serde_json::Value) -> Self {
+        self.client_info = info;
+        self
+    }
+
+    /// The client context a 2026-07-28 server needs in each request's `_meta` (SEP-2575):
+    /// this client's capabilities and identity, and its log level.
+    pub fn context_meta(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert(
+            "io.modelcontextprotocol/protocolVersion".into(),
+            rmcp::model::ProtocolVersion::V_2026_07_28
+                .to_string()
+                .into(),
+        );
+        m.insert(
+            "io.modelcontextprotocol/clientCapabilities".into(),
+            self.capabilities.clone(),
+        );
+        if !self.client_info.is_null() {
+            m.insert(
+                "io.modelcontextprotocol/clientInfo".into(),
+                self.client_info.clone(),
+            );
+        }
+        if let Some(level) = self.log_level() {
+            m.insert(
+                "io.modelcontextprotocol/logLevel".into(),
+                level_name(level).into(),
+            );
+        }
+        m
+    }
+
+    /// Whether the client declared what a server→client `method` needs.
+    pub fn can(&self, method: &str) -> bool {
+        match method {
+            super::jsonrpc::SAMPLING => self.sampling,
+            super::jsonrpc::ELICITATION => self.elicitation,
+            super::jsonrpc::ROOTS_LIST => self.roots,
+            _ => false,
+        }
+    }
+
+    pub fn touch(&self) {
+        lock(&self.state).last_active = Instant::now();
+    }
+
+    /// Idle for `idle` with no GET stream open.
+    pub fn expired(&self, idle: std::time::Duration) -> bool {
+        let st = lock(&self.state);
+        let streaming = st.stream.as_ref().is_some_and(|s| !s.is_closed());
+        !streaming && st.last_active.elapsed() >= idle
+    }
+
+    /// The upstream in use, if it is still alive.
+    pub fn upstream(&self) -> Option<Upstream> {
+        lock(&self.state)
+            .upstream
+            .clone()
+            .filter(Upstream::is_alive)
+    }
+
+    /// Switches to `up`: whether it is a change, and the upstream it replaces.
+    pub fn set_upstream(&self, up: Upstream) -> (bool, Option<Upstream>) {
+        let mut st = lock(&self.state);
+        match &st.upstream {
+            Some(old) if old.same(&up) => (false, None),
+            _ => (true, st.upstream.replace(up)),
+        }
+    }
+
+    pub fn take_upstream(&self) -> Option<Upstream> {
+        lock(&self.state).upstream.take()
+    }
+
+    pub fn next_request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn remember_asked(&self, id: u64, up: Upstream, upstream_id: String) {
+        lock(&self.state).asked.insert(id, (up, upstream_id));
+    }
+
+    pub fn forget_asked(&self, id: u64) {
+        lock(&self.state).asked.remove(&id);
+    }
+
+    pub fn take_asked(&self, id: u64) -> Option<(Upstream, String)> {
+        lock(&self.state).asked.remove(&id)
+    }
+
+    /// Opens the standalone stream (a new GET replaces the previous one).
+    pub fn open_stream(&self) -> mpsc::Receiver<Frame> {
+        let (tx, rx) = mpsc::channel(STREAM_BACKLOG);
+        lock(&self.state).stream = Some(tx);
+        rx
+    }
+
+    /// Sends a message on the GET stream; false when none is open (a message that finds
+    /// the stream's backlog full is dropped, and counts as sent).
+    pub fn push(&self, msg: Bytes) -> bool {
+        let st = lock(&self.state);
+        let Some(s) = st.stream.as_ref() else {
+            return false;
+        };
+        match s.try_send(Frame::Event(msg)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(session = %self.id, "GET stream backlog full: message dropped");
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    pub fn close_stream(&self) {
+        lock(&self.state).stream = None;
+    }
+
+    pub fn subscriptions(&self) -> Vec<String> {
+        lock(&self.state).subscriptions.iter().cloned().collect()
+    }
+
+    pub fn is_subscribed(&self, uri: &str) -> bool {
+        lock(&self.state).subscriptions.contains(uri)
+    }
+
+    /// Records a subscription; false if it existed.
+    pub fn add_subscription(&self, uri: &str) -> bool {
+        lock(&self.state).subscriptions.insert(uri.to_string())
+    }
+
+    pub fn remove_subscription(&self, uri: &str) -> bool {
+        lock(&self.state).subscriptions.remove(uri)
+    }
+
+    pub fn log_level(&self) -> Option<u8> {
+        lock(&self.state).log_level
+    }
+
+    pub fn set_log_level(&self, rank: u8) {
+        lock(&self.state).log_level = Some(rank);
+    }
+}

@@ -1,0 +1,931 @@
+//! The MCP gateway `/mcp/{name}` (issue 8): the official conformance suite through it,
+//! sessions that share one upstream, errors for servers that do not run, and its guards.
+//! The upstream is the conformance fixture (TypeScript SDK) run by the daemon over stdio.
+
+mod common;
+
+use common::{Daemon, repo};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const NAME: &str = "conformance";
+
+fn fixture() -> Value {
+    json!({
+        "name": NAME,
+        "command": "node",
+        "args": [repo().join("tests/fixtures/conformance/server.mjs").display().to_string()],
+        "working_directory": repo().display().to_string(),
+        "start": true,
+    })
+}
+
+async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
+    assert!(
+        repo()
+            .join("tests/fixtures/conformance/node_modules/@modelcontextprotocol/sdk")
+            .exists(),
+        "fixture deps missing: run `bash tests/conformance/setup.sh` first"
+    );
+    let d = Daemon::start_env(env);
+    let token = env
+        .iter()
+        .find(|(k, _)| *k == "MCP_MANAGER_TOKEN")
+        .map(|(_, v)| v.to_string());
+    let mut r = d
+        .http
+        .post(format!("{}/api/servers", d.url))
+        .json(&fixture());
+    if let Some(t) = &token {
+        r = r.bearer_auth(t);
+    }
+    let resp = r.send().await.expect("create");
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    if token.is_none() {
+        d.wait_status(NAME, "running", Duration::from_secs(60))
+            .await;
+    } else {
+        // The harness' helpers do not send the token: poll with it here.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v: Value = d
+                .http
+                .get(format!("{}/api/servers/{NAME}", d.url))
+                .bearer_auth(token.as_deref().unwrap_or_default())
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            if v["data"]["status"] == "running" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not running: {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    d
+}
+
+/// A minimal Streamable HTTP client: one session, JSON or SSE answers.
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    session: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    /// Every JSON-RPC message of the body (one for JSON, each event for SSE).
+    messages: Vec<Value>,
+    sse: bool,
+}
+
+impl Client {
+    fn new(d: &Daemon, name: &str) -> Client {
+        Client {
+            http: d.http.clone(),
+            url: format!("http://127.0.0.1:{}/mcp/{name}", d.port),
+            session: None,
+        }
+    }
+
+    async fn post(&self, body: Value) -> Answer {
+        let mut r = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(s) = &self.session {
+            r = r.header("mcp-session-id", s);
+        }
+        let resp = r.send().await.expect("post");
+        let status = resp.status().as_u16();
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        let text = resp.text().await.expect("body");
+        let messages = if sse {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .filter_map(|d| serde_json::from_str(d).ok())
+                .collect()
+        } else {
+            serde_json::from_str(&text).into_iter().collect()
+        };
+        Answer {
+            status,
+            messages,
+            sse,
+        }
+    }
+
+    async fn initialize(&mut self) -> Answer {
+        let resp = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({
+                "jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"sampling": {}, "elicitation": {}},
+                    "clientInfo": {"name": "gateway-test", "version": "0"}
+                }
+            }))
+            .send()
+            .await
+            .expect("initialize");
+        let status = resp.status().as_u16();
+        self.session = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let v: Value = resp.json().await.expect("json");
+        if self.session.is_some() {
+            let a = self
+                .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+                .await;
+            assert_eq!(a.status, 202);
+        }
+        Answer {
+            status,
+            messages: vec![v],
+            sse: false,
+        }
+    }
+
+    async fn call(&self, id: u64, method: &str, params: Value) -> Answer {
+        self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await
+    }
+}
+
+/// A POST whose SSE answer is read message by message, to answer what the server asks
+/// while the call is still open.
+struct Streaming {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl Streaming {
+    async fn open(c: &Client, id: u64, method: &str, params: Value) -> Streaming {
+        let resp = c
+            .http
+            .post(&c.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .send()
+            .await
+            .expect("post");
+        Streaming {
+            body: Box::pin(resp.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next JSON-RPC message of the stream (waits at most 20 s).
+    async fn next(&mut self) -> Option<Value> {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let event: String = self.buf.drain(..end + 2).collect();
+                if let Some(v) = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .find_map(|d| serde_json::from_str(d).ok())
+                {
+                    return Some(v);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
+                .await
+                .expect("the stream went quiet")?
+                .ok()?;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+fn text_of(result: &Value) -> String {
+    result["result"]["content"][0]["text"]
+        .as_str()
+        .or_else(|| result["result"]["contents"][0]["text"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_passes_through_the_gateway() {
+    let d = daemon_with_fixture(&[]).await;
+    let url = format!("http://127.0.0.1:{}/mcp/{NAME}", d.port);
+    let out = tokio::process::Command::new("bash")
+        .arg(repo().join("tests/conformance/run.sh"))
+        .arg(&url)
+        .current_dir(repo())
+        .output()
+        .await
+        .expect("run.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let total = stdout
+        .lines()
+        .find(|l| l.starts_with("Total:"))
+        .unwrap_or("(no Total line)");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("conformance:"))
+        .unwrap_or("(no summary line)");
+    println!("through the gateway: {total} / {summary}");
+    assert!(
+        out.status.success() && summary.contains("30/30"),
+        "conformance through /mcp/{NAME}: {summary}\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_get_only_their_own_answers() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    assert_eq!(a.initialize().await.status, 200);
+    assert_eq!(b.initialize().await.status, 200);
+    assert_ne!(a.session, b.session);
+    let init = &a.initialize().await.messages[0];
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        "mcp-conformance-fixture"
+    );
+
+    // Both sessions use the same JSON-RPC ids, at the same time.
+    let run = |c: &Client, tag: &'static str| {
+        let c = Client {
+            http: c.http.clone(),
+            url: c.url.clone(),
+            session: c.session.clone(),
+        };
+        async move {
+            for i in 1..=15u64 {
+                let id = format!("{tag}-{i}");
+                let r = c
+                    .call(
+                        i,
+                        "resources/read",
+                        json!({"uri": format!("test://template/{id}/data")}),
+                    )
+                    .await;
+                assert_eq!(r.status, 200);
+                let answer = r.messages.last().expect("an answer").clone();
+                assert_eq!(answer["id"], i, "{answer}");
+                let body: Value = serde_json::from_str(&text_of(&answer)).expect("json");
+                assert_eq!(
+                    body["id"], id,
+                    "session {tag} got another's answer: {answer}"
+                );
+            }
+            // Progress with the same token in both sessions: each gets its own three.
+            let r = c
+                .call(
+                    100,
+                    "tools/call",
+                    json!({"name": "test_tool_with_progress", "arguments": {},
+                           "_meta": {"progressToken": 1}}),
+                )
+                .await;
+            assert!(r.sse, "progress comes as SSE before the answer");
+            let (progress, rest): (Vec<&Value>, Vec<&Value>) = r
+                .messages
+                .iter()
+                .partition(|m| m["method"] == "notifications/progress");
+            assert_eq!(progress.len(), 3, "session {tag}: {:?}", r.messages);
+            assert!(progress.iter().all(|p| p["params"]["progressToken"] == 1));
+            assert_eq!(rest.len(), 1);
+            assert_eq!(rest[0]["id"], 100);
+            assert_eq!(r.messages.last().map(|m| &m["id"]), Some(&json!(100)));
+        }
+    };
+    tokio::join!(run(&a, "A"), run(&b, "B"));
+
+    // A sampling request raised during a's call reaches a, and a's answer gets back.
+    let mut call = Streaming::open(
+        &a,
+        7,
+        "tools/call",
+        json!({"name": "test_sampling", "arguments": {"prompt": "hi"}}),
+    )
+    .await;
+    let asked = call
+        .next()
+        .await
+        .expect("the sampling request on a's stream");
+    assert_eq!(asked["method"], "sampling/createMessage", "{asked}");
+    assert_eq!(
+        asked["params"]["messages"][0]["content"]["text"], "hi",
+        "params pass unchanged"
+    );
+    let reply = a
+        .post(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+            "role": "assistant", "model": "test",
+            "content": {"type": "text", "text": "from A"}}}))
+        .await;
+    assert_eq!(reply.status, 202);
+    let answer = call.next().await.expect("the answer");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(text_of(&answer), "LLM response: from A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_answers_at_once_with_its_state() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut c = Client::new(&d, NAME);
+    assert_eq!(c.initialize().await.status, 200);
+    let r = c
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+
+    let (s, v) = d.action(NAME, "stop").await;
+    assert!(s == 200 || s == 202, "{s} {v}");
+    d.wait_status(NAME, "stopped", Duration::from_secs(30))
+        .await;
+    let started = Instant::now();
+    let r = c
+        .call(
+            2,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    let took = started.elapsed();
+    println!("stopped server answered in {took:?}: {}", r.messages[0]);
+    let err = &r.messages[0]["error"];
+    assert_eq!(r.messages[0]["id"], 2);
+    assert!(
+        err["message"].as_str().unwrap_or("").contains("is stopped"),
+        "{err}"
+    );
+    assert_eq!(err["data"]["status"], "stopped");
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+
+    // A new client can still connect (from the recorded handshake) and gets the same.
+    let mut fresh = Client::new(&d, NAME);
+    assert_eq!(fresh.initialize().await.status, 200);
+    let r = fresh.call(1, "tools/list", json!({})).await;
+    assert_eq!(r.messages[0]["error"]["data"]["status"], "stopped");
+
+    // After a start, the old session works again.
+    let (s, v) = d.action(NAME, "start").await;
+    assert!(s == 200 || s == 202, "{s} {v}");
+    d.wait_status(NAME, "running", Duration::from_secs(60))
+        .await;
+    let r = c
+        .call(
+            3,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_are_refused_and_the_token_is_required() {
+    let init = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "0"}}
+    });
+    let d = Daemon::start();
+    let url = format!("http://127.0.0.1:{}/mcp/{NAME}", d.port);
+    let status = |r: reqwest::RequestBuilder| async move {
+        r.header("accept", "application/json, text/event-stream")
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        status(
+            d.http
+                .post(&url)
+                .header("origin", "http://evil.example.com")
+                .json(&init)
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status(
+            d.http
+                .post(&url)
+                .header("host", "evil.example.com")
+                .json(&init)
+        )
+        .await,
+        403
+    );
+    drop(d);
+
+    let token = "s3cret-token";
+    let d = daemon_with_fixture(&[("MCP_MANAGER_TOKEN", token)]).await;
+    let url = format!("http://127.0.0.1:{}/mcp/{NAME}", d.port);
+    assert_eq!(status(d.http.post(&url).json(&init)).await, 401);
+    assert_eq!(
+        status(d.http.post(&url).bearer_auth("wrong").json(&init)).await,
+        401
+    );
+    assert_eq!(
+        status(d.http.post(format!("{url}?token={token}")).json(&init)).await,
+        401,
+        "the MCP endpoint takes the token as a bearer only"
+    );
+    assert_eq!(
+        status(d.http.post(&url).bearer_auth(token).json(&init)).await,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_updates_reach_only_the_subscribed_session_on_its_get_stream() {
+    use futures::StreamExt;
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    a.initialize().await;
+    b.initialize().await;
+    let uri = "test://watched-resource";
+    let r = a
+        .call(1, "resources/subscribe", json!({ "uri": uri }))
+        .await;
+    assert_eq!(r.messages[0]["result"], json!({}));
+
+    // Both open their GET stream; only a subscribed.
+    let open = |c: &Client| {
+        c.http
+            .get(&c.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .send()
+    };
+    let sa = open(&a).await.expect("GET a");
+    let sb = open(&b).await.expect("GET b");
+    assert_eq!(sa.status().as_u16(), 200);
+    let mut sa = sa.bytes_stream();
+    let mut sb = sb.bytes_stream();
+    // Skip the opening comment of each stream.
+    let _ = sa.next().await;
+    let _ = sb.next().await;
+
+    // b's call makes the server send the update: it is not b's business.
+    let r = b
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "fixture_resource_updated", "arguments": {"uri": uri}}),
+        )
+        .await;
+    assert!(text_of(r.messages.last().expect("answer")).starts_with("sent"));
+    assert!(
+        r.messages
+            .iter()
+            .all(|m| m["method"] != "notifications/resources/updated"),
+        "{:?}",
+        r.messages
+    );
+    let got = tokio::time::timeout(Duration::from_secs(5), sa.next())
+        .await
+        .expect("a gets the update")
+        .expect("stream")
+        .expect("bytes");
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        got.contains("notifications/resources/updated") && got.contains(uri),
+        "{got}"
+    );
+    let none = tokio::time::timeout(Duration::from_millis(300), sb.next()).await;
+    assert!(none.is_err(), "b got {none:?}");
+
+    // After a unsubscribes, nobody gets one.
+    let r = a
+        .call(2, "resources/unsubscribe", json!({ "uri": uri }))
+        .await;
+    assert_eq!(r.messages[0]["result"], json!({}));
+    let r = b
+        .call(
+            2,
+            "tools/call",
+            json!({"name": "fixture_resource_updated", "arguments": {"uri": uri}}),
+        )
+        .await;
+    assert!(text_of(r.messages.last().expect("answer")).starts_with("not subscribed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_call_fails_the_call_and_the_next_call_after_the_restart_works() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut c = Client::new(&d, NAME);
+    c.initialize().await;
+    let pid = d.server(NAME).await["process_id"].as_i64().expect("pid");
+    // The progress tool takes 100 ms: kill the server once the first progress came.
+    let mut call = Streaming::open(
+        &c,
+        1,
+        "tools/call",
+        json!({"name": "test_tool_with_progress", "arguments": {},
+               "_meta": {"progressToken": "p"}}),
+    )
+    .await;
+    let first = call.next().await.expect("first progress");
+    assert_eq!(first["params"]["progressToken"], "p", "{first}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    let started = Instant::now();
+    let mut last = call.next().await.expect("an answer");
+    while last["method"] == "notifications/progress" {
+        last = call.next().await.expect("an answer");
+    }
+    println!(
+        "the call failed {:?} after kill -9: {last}",
+        started.elapsed()
+    );
+    assert_eq!(last["id"], 1);
+    assert!(last["error"]["message"].is_string(), "{last}");
+
+    // on-failure: back after the backoff; the same session works again.
+    d.wait_for(NAME, Duration::from_secs(60), "running again", |v| {
+        v["status"] == "running" && v["process_id"].as_i64() != Some(pid)
+    })
+    .await;
+    let r = c
+        .call(
+            2,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_request_that_cannot_be_attributed_is_refused_not_guessed() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    a.initialize().await;
+    b.initialize().await;
+    // b's call waits on its own sampling request (b is the only session in flight, so it
+    // gets it) while a's call asks for sampling too: both sessions are in flight and
+    // declared sampling, so the gateway cannot tell whose it is and refuses.
+    let mut slow = Streaming::open(
+        &b,
+        1,
+        "tools/call",
+        json!({"name": "test_sampling", "arguments": {"prompt": "b's"}}),
+    )
+    .await;
+    let asked_b = slow.next().await.expect("b's sampling request");
+    assert_eq!(asked_b["params"]["messages"][0]["content"]["text"], "b's");
+    let r = a
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "test_sampling", "arguments": {"prompt": "whose?"}}),
+        )
+        .await;
+    let last = r.messages.last().expect("answer");
+    assert!(
+        r.messages
+            .iter()
+            .all(|m| m["method"] != "sampling/createMessage"),
+        "{:?}",
+        r.messages
+    );
+    assert_eq!(last["result"]["isError"], true, "{last}");
+    assert!(text_of(last).contains("could not be attributed"), "{last}");
+    // b answers its own and gets its result.
+    let reply = b
+        .post(json!({"jsonrpc": "2.0", "id": asked_b["id"], "result": {
+            "role": "assistant", "model": "test",
+            "content": {"type": "text", "text": "for b"}}}))
+        .await;
+    assert_eq!(reply.status, 202);
+    let answer = slow.next().await.expect("b's answer");
+    assert_eq!(answer["id"], 1);
+    assert_eq!(text_of(&answer), "LLM response: for b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_levels_are_per_session() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut a = Client::new(&d, NAME);
+    let mut b = Client::new(&d, NAME);
+    a.initialize().await;
+    b.initialize().await;
+    let r = a
+        .call(1, "logging/setLevel", json!({"level": "error"}))
+        .await;
+    assert_eq!(r.messages[0]["result"], json!({}));
+    let logs = |r: &Answer| {
+        r.messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .count()
+    };
+    let tool = json!({"name": "test_tool_with_logging", "arguments": {}});
+    // The fixture's info lines are below a's level: a gets none, b (no level set) all 3,
+    // each on the stream of its own call.
+    let ra = a.call(2, "tools/call", tool.clone()).await;
+    assert_eq!(logs(&ra), 0, "{:?}", ra.messages);
+    let rb = b.call(2, "tools/call", tool).await;
+    assert_eq!(logs(&rb), 3, "{:?}", rb.messages);
+    assert_eq!(rb.messages.last().map(|m| &m["id"]), Some(&json!(2)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdio_container_is_served_too() {
+    let image = "mcp-manager-test/py-fixture:latest";
+    let present = std::process::Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        present,
+        "the test image is missing: run `bash .ci/setup.sh` (it starts the engine and builds it)"
+    );
+    let d = Daemon::start();
+    d.create(json!({
+        "name": "ct", "type": "container", "image": image,
+        "stop_grace_secs": 3, "start": true
+    }))
+    .await;
+    d.wait_status("ct", "running", Duration::from_secs(60))
+        .await;
+    let mut a = Client::new(&d, "ct");
+    let mut b = Client::new(&d, "ct");
+    assert_eq!(a.initialize().await.status, 200);
+    assert_eq!(b.initialize().await.status, 200);
+    let echo = |c: Client, tag: &'static str| async move {
+        for i in 1..=10u64 {
+            let r = c
+                .call(
+                    i,
+                    "tools/call",
+                    json!({"name": "echo", "arguments": {"message": format!("{tag}{i}")}}),
+                )
+                .await;
+            assert_eq!(r.messages[0]["id"], i);
+            assert_eq!(text_of(&r.messages[0]), format!("Echo: {tag}{i}"));
+        }
+    };
+    tokio::join!(echo(a, "a"), echo(b, "b"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sessions_at_once_and_the_session_rules() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut clients = vec![];
+    for _ in 0..20 {
+        let mut c = Client::new(&d, NAME);
+        assert_eq!(c.initialize().await.status, 200);
+        clients.push(c);
+    }
+    let runs = clients.iter().enumerate().map(|(n, c)| {
+        let c = Client {
+            http: c.http.clone(),
+            url: c.url.clone(),
+            session: c.session.clone(),
+        };
+        async move {
+            for i in 1..=5u64 {
+                let tag = format!("s{n}-{i}");
+                let r = c
+                    .call(
+                        i,
+                        "resources/read",
+                        json!({"uri": format!("test://template/{tag}/data")}),
+                    )
+                    .await;
+                let answer = &r.messages[0];
+                assert_eq!(answer["id"], i);
+                let body: Value = serde_json::from_str(&text_of(answer)).expect("json");
+                assert_eq!(body["id"], tag, "{answer}");
+            }
+        }
+    });
+    futures::future::join_all(runs).await;
+
+    // An unknown protocol revision is refused; an older known one is accepted.
+    let c = &clients[0];
+    let raw = |version: &'static str| {
+        c.http
+            .post(&c.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .header("mcp-protocol-version", version)
+            .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}))
+            .send()
+    };
+    assert_eq!(
+        raw("1999-01-01").await.expect("post").status().as_u16(),
+        400
+    );
+    assert_eq!(
+        raw("2025-03-26").await.expect("post").status().as_u16(),
+        200
+    );
+    // No session header: 400; after DELETE the session is gone: 404.
+    let none = c
+        .http
+        .post(&c.url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(none.status().as_u16(), 400);
+    let del = c
+        .http
+        .delete(&c.url)
+        .header("mcp-session-id", c.session.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status().as_u16(), 200);
+    assert_eq!(c.call(10, "tools/list", json!({})).await.status, 404);
+    // An unknown server: 404 with a JSON-RPC error.
+    let mut nobody = Client::new(&d, "nobody");
+    let r = nobody.initialize().await;
+    assert_eq!(r.status, 404);
+    assert!(r.messages[0]["error"]["message"].is_string());
+}
+
+/// A daemon running the conformance fixture in its own HTTP mode (transport http).
+async fn daemon_with_http_fixture() -> Daemon {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let d = Daemon::start();
+    d.create(json!({
+        "name": "http-fixture",
+        "command": "node",
+        "args": [
+            repo().join("tests/fixtures/conformance/server.mjs").display().to_string(),
+            "--http", port.to_string(), "--http-host", "127.0.0.1",
+        ],
+        "working_directory": repo().display().to_string(),
+        "transport": "http",
+        "port": port,
+        "start": true,
+    }))
+    .await;
+    d.wait_status("http-fixture", "running", Duration::from_secs(60))
+        .await;
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
+    let d = daemon_with_http_fixture().await;
+    let url = format!("http://127.0.0.1:{}/mcp/http-fixture", d.port);
+    let out = tokio::process::Command::new("bash")
+        .arg(repo().join("tests/conformance/run.sh"))
+        .arg(&url)
+        .current_dir(repo())
+        .env(
+            "CONFORMANCE_RESULTS",
+            repo().join(".deps/conformance/results-http"),
+        )
+        .env(
+            "CONFORMANCE_LOG",
+            repo().join(".deps/conformance/last-run-http.log"),
+        )
+        .output()
+        .await
+        .expect("run.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("conformance:"))
+        .unwrap_or("(no summary line)");
+    println!("through the gateway to an HTTP server: {summary}");
+    assert!(
+        out.status.success() && summary.contains("30/30"),
+        "conformance through /mcp/http-fixture: {summary}\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_a_sampling_request_goes_to_the_client_whose_call_caused_it() {
+    let d = daemon_with_http_fixture().await;
+    let mut a = Client::new(&d, "http-fixture");
+    let mut b = Client::new(&d, "http-fixture");
+    a.initialize().await;
+    b.initialize().await;
+    // Both sessions wait on a sampling request of their own at the same time: over HTTP
+    // each arrives on the stream of the call that caused it, so nothing is ambiguous.
+    let sampling = |prompt: &str| json!({"name": "test_sampling", "arguments": {"prompt": prompt}});
+    let mut call_b = Streaming::open(&b, 1, "tools/call", sampling("for b")).await;
+    let asked_b = call_b.next().await.expect("b's sampling request");
+    let mut call_a = Streaming::open(&a, 1, "tools/call", sampling("for a")).await;
+    let asked_a = call_a.next().await.expect("a's sampling request");
+    assert_eq!(asked_a["params"]["messages"][0]["content"]["text"], "for a");
+    assert_eq!(asked_b["params"]["messages"][0]["content"]["text"], "for b");
+    for (c, asked, text) in [(&a, &asked_a, "A"), (&b, &asked_b, "B")] {
+        let reply = c
+            .post(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+                "role": "assistant", "model": "test",
+                "content": {"type": "text", "text": text}}}))
+            .await;
+        assert_eq!(reply.status, 202);
+    }
+    let answer_a = call_a.next().await.expect("a's answer");
+    let answer_b = call_b.next().await.expect("b's answer");
+    assert_eq!(text_of(&answer_a), "LLM response: A");
+    assert_eq!(text_of(&answer_b), "LLM response: B");
+}
+
+/// The official Python SDK client (from `.deps/venv`, installed by `.ci/setup.sh`) through
+/// the gateway to two real servers: mcp-server-time (a 2026-07-28 server over stdio) and
+/// server-everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
+    let deps = common::deps();
+    let python = deps.join("venv/bin/python");
+    let d = Daemon::start();
+    d.create(
+        json!({"name": "time", "command": python.display().to_string(),
+                    "args": ["-m", "mcp_server_time"], "start": true}),
+    )
+    .await;
+    d.create(json!({"name": "everything",
+                    "command": deps.join("npm/node_modules/.bin/mcp-server-everything").display().to_string(),
+                    "start": true}))
+        .await;
+    for n in ["time", "everything"] {
+        d.wait_status(n, "running", Duration::from_secs(60)).await;
+    }
+    let script = r#"
+import asyncio, sys
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+async def main(base):
+    for name, tool, args in [("time", "get_current_time", {"timezone": "UTC"}),
+                             ("everything", "echo", {"message": "hi"})]:
+        async with streamable_http_client(f"{base}/mcp/{name}") as streams:
+            async with ClientSession(streams[0], streams[1]) as s:
+                await s.initialize()
+                tools = [t.name for t in (await s.list_tools()).tools]
+                assert tool in tools, tools
+                r = await s.call_tool(tool, args)
+                print(name, "->", r.content[0].text.replace("\n", " ")[:80])
+asyncio.run(main(sys.argv[1]))
+"#;
+    let out = tokio::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}", d.port))
+        .output()
+        .await
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("time -> {") && stdout.contains("\"timezone\": \"UTC\""));
+    assert!(stdout.contains("everything -> Echo: hi"), "{stdout}");
+}
