@@ -85,6 +85,13 @@ impl<'a> Compiled<'a> {
         }
     }
 
+    fn may_match(&self, block: &BlockRow) -> bool {
+        self.f
+            .fts
+            .as_ref()
+            .is_none_or(|s| s.may_match(&block.lines))
+    }
+
     fn keeps(&self, l: &Stored) -> bool {
         self.f.levels.as_ref().is_none_or(|v| v.contains(&l.2))
             && self
@@ -449,6 +456,9 @@ pub fn page_back(
         };
         next = last.id;
         for block in &found {
+            if !k.may_match(block) {
+                continue;
+            }
             for line in decode(block)?.into_iter().rev() {
                 if line.0 < before && k.keeps(&line) {
                     out.push(line.into_row(&f.server_id));
@@ -480,6 +490,9 @@ pub fn page_forward(
         };
         next = last.id;
         for block in &found {
+            if !k.may_match(block) {
+                continue;
+            }
             for line in decode(block)? {
                 if line.0 > after && k.keeps(&line) {
                     out.push(line.into_row(&f.server_id));
@@ -665,6 +678,11 @@ pub fn fts_query(input: &str) -> Option<String> {
 pub struct Search {
     pub fts: String,
     terms: Vec<Term>,
+    /// The longest run of digits in the search (3 or more), which a matching line holds
+    /// verbatim: blocks and lines without it are passed over before they are decoded and
+    /// tokenized. The index holds ids cut to 4 characters, so a search for one id gets the
+    /// blocks of every number sharing its first digits as candidates.
+    needle: Option<memchr::memmem::Finder<'static>>,
 }
 
 /// Consecutive tokens (a word is a phrase of one); the last may be a prefix.
@@ -748,11 +766,28 @@ impl Search {
             })
             .collect::<Vec<_>>()
             .join(" AND ");
-        Some(Search { fts, terms })
+        let needle = terms
+            .iter()
+            .flat_map(|t| &t.raw)
+            .flat_map(|w| w.split(|c: char| !c.is_ascii_digit()))
+            .max_by_key(|run| run.len())
+            .filter(|run| run.len() >= 3)
+            .map(|run| memchr::memmem::Finder::new(run.as_bytes()).into_owned());
+        Some(Search { fts, terms, needle })
+    }
+
+    /// Whether a block's encoded lines may hold a match (see `needle`).
+    fn may_match(&self, text: &str) -> bool {
+        self.needle
+            .as_ref()
+            .is_none_or(|n| n.find(text.as_bytes()).is_some())
     }
 
     /// Whether one line holds every term.
     pub fn matches(&self, message: &str) -> bool {
+        if !self.may_match(message) {
+            return false;
+        }
         let line = tokens(message);
         self.terms.iter().all(|t| {
             let n = t.tokens.len();

@@ -384,6 +384,9 @@ fn publish(shared: &Shared, bus: &Addr<EventBus>, mut entries: Vec<LogEntry>) {
     }
 }
 
+/// Batches up to this many lines are prepared on the sink's own thread.
+const SMALL_BATCH: usize = 256;
+
 /// Lines per `logs:new` event at most.
 const EVENT_LINES: usize = 1_000;
 
@@ -425,6 +428,7 @@ pub async fn prepare(
     batch: Vec<LogLine>,
 ) -> Option<Prepared> {
     use crate::db::logs as q;
+    let small = batch.len() <= SMALL_BATCH;
     let first = match *next {
         Some(id) => id,
         None => match store.read(q::next_id).await {
@@ -435,7 +439,7 @@ pub async fn prepare(
             }
         },
     };
-    let done = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let mut next = first;
         let lines: Vec<q::NewLine> = batch
             .iter()
@@ -459,8 +463,14 @@ pub async fn prepare(
             },
             next,
         )
-    })
-    .await;
+    };
+    // A few lines (a server's normal pace) are prepared here at once: a hop to another
+    // thread would only add latency to `logs -f`.
+    let done = if small {
+        Ok(work())
+    } else {
+        tokio::task::spawn_blocking(work).await
+    };
     match done {
         Ok((prepared, after)) => {
             *next = Some(after);
