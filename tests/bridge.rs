@@ -232,3 +232,174 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line {l:?}: {e}")))
         .collect()
 }
+
+/// GET `/api/servers/NAME/client-config?client=…` with the daemon's token.
+async fn client_config(d: &Daemon, token: &str, query: &str) -> (u16, Value) {
+    let resp = d
+        .http
+        .get(format!(
+            "{}/api/servers/{NAME}/client-config?{query}",
+            d.url
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("client-config");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
+
+/// Each client's snippet has the shape that client reads (checked key by key), the token
+/// stays out of it unless asked for, an unknown client is a 400 that lists the known ones,
+/// and the Claude Desktop snippet's command, spawned as written, answers an initialize.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_snippets_have_each_clients_shape_and_the_bridge_snippet_runs() {
+    let token = "t0ken-s3cret";
+    let d = daemon_with_fixture(Some(token)).await;
+    let endpoint = format!("{}/mcp/{NAME}", d.url);
+    let bearer = format!("Bearer {token}");
+
+    // Cursor: {"mcpServers": {NAME: {"url", "headers"}}}.
+    let (s, v) = client_config(&d, token, "client=cursor").await;
+    assert_eq!(s, 200, "{v}");
+    let data = &v["data"];
+    assert!(!data.to_string().contains(token), "token leaked: {data}");
+    assert_eq!(data["token_required"], true);
+    assert_eq!(data["token_included"], false);
+    let entry = &data["config"]["mcpServers"][NAME];
+    assert_eq!(entry["url"], endpoint.as_str());
+    assert_eq!(
+        entry["headers"]["Authorization"],
+        "Bearer ${env:MCP_MANAGER_TOKEN}"
+    );
+    assert_eq!(object_keys(&data["config"]), ["mcpServers"]);
+    let (_, v) = client_config(&d, token, "client=cursor&include_token=true").await;
+    assert_eq!(
+        v["data"]["config"]["mcpServers"][NAME]["headers"]["Authorization"],
+        bearer.as_str()
+    );
+    assert_eq!(v["data"]["token_included"], true);
+
+    // VS Code: {"servers": {NAME: {"type": "http", "url", "headers"}}, "inputs": [...]}.
+    let (_, v) = client_config(&d, token, "client=vscode").await;
+    let data = &v["data"];
+    assert!(!data.to_string().contains(token), "token leaked: {data}");
+    let entry = &data["config"]["servers"][NAME];
+    assert_eq!(entry["type"], "http");
+    assert_eq!(entry["url"], endpoint.as_str());
+    assert_eq!(
+        entry["headers"]["Authorization"],
+        "Bearer ${input:mcp-manager-token}"
+    );
+    let input = &data["config"]["inputs"][0];
+    assert_eq!(input["id"], "mcp-manager-token");
+    assert_eq!(input["type"], "promptString");
+    assert_eq!(input["password"], true);
+    let (_, v) = client_config(&d, token, "client=vscode&include_token=true").await;
+    assert_eq!(object_keys(&v["data"]["config"]), ["servers"]);
+    assert_eq!(
+        v["data"]["config"]["servers"][NAME]["headers"]["Authorization"],
+        bearer.as_str()
+    );
+
+    // Claude Code: the `claude mcp add` line and the .mcp.json form.
+    let (_, v) = client_config(&d, token, "client=claude-code").await;
+    let data = &v["data"];
+    assert!(!data.to_string().contains(token), "token leaked: {data}");
+    let entry = &data["config"]["mcpServers"][NAME];
+    assert_eq!(entry["type"], "http");
+    assert_eq!(entry["url"], endpoint.as_str());
+    assert_eq!(
+        entry["headers"]["Authorization"],
+        "Bearer ${MCP_MANAGER_TOKEN}"
+    );
+    assert_eq!(
+        data["command"],
+        format!(
+            "claude mcp add --transport http {NAME} {endpoint} \
+             --header \"Authorization: Bearer $MCP_MANAGER_TOKEN\""
+        )
+    );
+
+    // Claude Desktop: {"mcpServers": {NAME: {"command": ABS, "args": ["bridge", …], "env"}}}.
+    let (_, v) = client_config(&d, token, "client=claude-desktop").await;
+    assert!(!v.to_string().contains(token), "token leaked: {v}");
+    let (_, v) = client_config(&d, token, "client=claude-desktop&include_token=true").await;
+    let entry = v["data"]["config"]["mcpServers"][NAME].clone();
+    let command = entry["command"].as_str().expect("command");
+    assert!(std::path::Path::new(command).is_absolute(), "{command}");
+    let args: Vec<String> = serde_json::from_value(entry["args"].clone()).expect("args");
+    assert_eq!(args, ["bridge", NAME, "--url", d.url.as_str()]);
+    assert_eq!(entry["env"]["MCP_MANAGER_TOKEN"], token);
+
+    // Unknown and missing client: 400 naming the four.
+    for q in ["client=zed", ""] {
+        let (s, v) = client_config(&d, token, q).await;
+        assert_eq!(s, 400, "{v}");
+        let m = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            ["claude-desktop", "claude-code", "cursor", "vscode"]
+                .iter()
+                .all(|c| m.contains(c)),
+            "{m}"
+        );
+    }
+    // Unknown server: 404.
+    let s = d
+        .http
+        .get(format!(
+            "{}/api/servers/nope/client-config?client=cursor",
+            d.url
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get")
+        .status();
+    assert_eq!(s.as_u16(), 404);
+
+    // The Claude Desktop entry, run as Claude Desktop would: command, args, env.
+    let env: Vec<(String, String)> = entry["env"]
+        .as_object()
+        .expect("env")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let out = {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(command)
+            .args(&args)
+            .env_remove("MCP_MANAGER_TOKEN")
+            .envs(env)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the snippet's command");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "claude-ai", "version": "0.1.0"}}});
+        stdin
+            .write_all(format!("{init}\n").as_bytes())
+            .await
+            .expect("write");
+        drop(stdin);
+        tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+            .await
+            .expect("the snippet's bridge did not exit")
+            .expect("output")
+    };
+    assert!(out.status.success());
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["id"], 0);
+    assert_eq!(lines[0]["result"]["protocolVersion"], "2025-06-18");
+    assert!(lines[0]["result"]["serverInfo"]["name"].is_string());
+}
+
+fn object_keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
