@@ -403,3 +403,40 @@ fn object_keys(v: &Value) -> Vec<String> {
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default()
 }
+
+/// `mcp-manager connect NAME --client cursor` prints the API's snippet as JSON on stdout
+/// (hints on stderr); `--json` prints the whole answer; a bad client is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_prints_the_snippet() {
+    let token = "c0nnect";
+    let d = daemon_with_fixture(Some(token)).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+            .args(["connect", NAME, "--url", &d.url, "--token", token])
+            .args(args)
+            .env_remove("MCP_MANAGER_TOKEN")
+            .output()
+            .expect("connect")
+    };
+    let out = run(&["--client", "cursor"]);
+    assert!(out.status.success(), "{out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON snippet");
+    let (_, api) = client_config(&d, token, "client=cursor").await;
+    assert_eq!(printed, api["data"]["config"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".cursor/mcp.json"), "{stderr}");
+
+    let out = run(&["--client", "claude-code", "--include-token", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(printed["client"], "claude-code");
+    assert!(
+        printed["command"]
+            .as_str()
+            .is_some_and(|c| c.contains(&format!("Bearer {token}"))),
+        "{printed}"
+    );
+
+    let out = run(&["--client", "zed"]);
+    assert_eq!(out.status.code(), Some(2));
+}
