@@ -9,7 +9,9 @@
 //! the session's GET stream is opened for the server's own messages (list changes, resource
 //! updates, server→client requests); the client's answers to those come on stdin as
 //! responses and are POSTed like anything else. On stdin EOF the session is DELETEd and the
-//! bridge exits 0. Logs go to stderr only: stdout carries the protocol.
+//! bridge exits 0. Logs go to stderr only: stdout carries the protocol. When the daemon
+//! answers 404 (it restarted and lost the session), a new session is opened by replaying
+//! the client's `initialize`, unseen by the client, and the message is sent again.
 //!
 //! Requests are POSTed concurrently (a long tool call must not hold back the response to a
 //! sampling request it caused); notifications and responses are POSTed in order, each
@@ -56,6 +58,9 @@ pub struct BridgeArgs {
 struct Session {
     id: Option<String>,
     version: Option<String>,
+    /// The client's `initialize`, replayed to open a new session when the daemon no longer
+    /// knows this one (it restarted, or the session expired).
+    initialize: Option<Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -64,6 +69,8 @@ struct Bridge {
     endpoint: Url,
     token: Option<String>,
     session: Arc<Mutex<Session>>,
+    /// Held while a new session is opened, so that only one task does it.
+    reopening: Arc<tokio::sync::Mutex<()>>,
     out: mpsc::UnboundedSender<Vec<u8>>,
 }
 
@@ -97,6 +104,7 @@ pub async fn run(args: BridgeArgs) -> i32 {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty()),
         session: Arc::default(),
+        reopening: Arc::default(),
         out,
     };
     eprintln!(
@@ -133,6 +141,9 @@ pub async fn run(args: BridgeArgs) -> i32 {
         match (method, id) {
             (Some("initialize"), Some(id)) => {
                 // Everything after depends on the session this opens: wait for it.
+                if let Ok(mut s) = bridge.session.lock() {
+                    s.initialize = Some(body.clone());
+                }
                 bridge.post(body, Some(id)).await;
                 if stream.is_none() && bridge.session_id().is_some() {
                     let b = bridge.clone();
@@ -241,30 +252,117 @@ impl Bridge {
     }
 
     /// POSTs one message and writes what comes back. `id`: the request's id, for an error
-    /// answer when the POST fails (`None` for notifications and responses).
+    /// answer when the POST fails (`None` for notifications and responses). When the daemon
+    /// no longer knows the session (404), a new one is opened with the client's own
+    /// `initialize` and the message is sent once more.
     async fn post(&self, body: Vec<u8>, id: Option<Value>) {
         let initialize = id.is_some() && self.session_id().is_none();
-        let request = self
+        let mut response = match self.send_post(&body).await {
+            Ok(r) => r,
+            Err(e) => return self.unreachable(e, id),
+        };
+        if response.status() == StatusCode::NOT_FOUND
+            && !initialize
+            && let Some(stale) = self.session_id()
+            && self.reopen(&stale).await
+        {
+            response = match self.send_post(&body).await {
+                Ok(r) => r,
+                Err(e) => return self.unreachable(e, id),
+            };
+        }
+        self.answer(response, id, initialize).await;
+    }
+
+    async fn send_post(&self, body: &[u8]) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
+            .post(self.endpoint.clone())
+            .headers(self.headers())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+    }
+
+    fn unreachable(&self, e: reqwest::Error, id: Option<Value>) {
+        let why = format!(
+            "cannot reach the mcp-manager daemon at {}: {}",
+            self.endpoint,
+            root_cause(&e)
+        );
+        eprintln!("mcp-manager bridge: {why}");
+        if let Some(id) = id {
+            self.emit_error(&id, -32000, why);
+        }
+    }
+
+    /// Opens a new session in place of `stale` by replaying the client's `initialize` (its
+    /// answer is not written: the client has had one) and `notifications/initialized`.
+    /// True when there is a session other than `stale` afterwards.
+    async fn reopen(&self, stale: &str) -> bool {
+        let _one = self.reopening.lock().await;
+        let (current, init) = match self.session.lock() {
+            Ok(s) => (s.id.clone(), s.initialize.clone()),
+            Err(_) => return false,
+        };
+        if current.as_deref() != Some(stale) {
+            return current.is_some(); // another task already did it
+        }
+        let Some(init) = init else { return false };
+        if let Ok(mut s) = self.session.lock() {
+            s.id = None;
+        }
+        let opened = self
             .http
             .post(self.endpoint.clone())
             .headers(self.headers())
             .header(CONTENT_TYPE, "application/json")
-            .body(body);
-        let response = match request.send().await {
-            Ok(r) => r,
+            .body(init)
+            .send()
+            .await;
+        let sid = match opened {
+            Ok(r) if r.status().is_success() => {
+                let sid = r
+                    .headers()
+                    .get(SESSION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let _ = r.bytes().await; // the answer the client already has
+                sid
+            }
+            Ok(r) => {
+                eprintln!(
+                    "mcp-manager bridge: reopening the session: HTTP {}",
+                    r.status()
+                );
+                None
+            }
             Err(e) => {
-                let why = format!(
-                    "cannot reach the mcp-manager daemon at {}: {}",
-                    self.endpoint,
+                eprintln!(
+                    "mcp-manager bridge: reopening the session: {}",
                     root_cause(&e)
                 );
-                eprintln!("mcp-manager bridge: {why}");
-                if let Some(id) = id {
-                    self.emit_error(&id, -32000, why);
-                }
-                return;
+                None
             }
         };
+        let Some(sid) = sid else {
+            // Keep the stale id: the next request tries again.
+            if let Ok(mut s) = self.session.lock() {
+                s.id = Some(stale.to_string());
+            }
+            return false;
+        };
+        if let Ok(mut s) = self.session.lock() {
+            s.id = Some(sid);
+        }
+        let initialized = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        let _ = self.send_post(initialized).await;
+        eprintln!("mcp-manager bridge: the daemon had lost the session; opened a new one");
+        true
+    }
+
+    /// Writes the answer to a POST: its JSON-RPC messages, or an error for request `id`.
+    async fn answer(&self, response: reqwest::Response, id: Option<Value>, initialize: bool) {
         let status = response.status();
         if initialize
             && status.is_success()
@@ -429,8 +527,14 @@ impl Bridge {
             match request.send().await {
                 Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
                 Ok(r) if r.status() == StatusCode::NOT_FOUND => {
-                    eprintln!("mcp-manager bridge: the session is gone (404 on its GET stream)");
-                    return;
+                    let reopened = match self.session_id() {
+                        Some(stale) => self.reopen(&stale).await,
+                        None => false,
+                    };
+                    if reopened {
+                        last_id = None;
+                        continue;
+                    }
                 }
                 Ok(r) if r.status().is_success() => {
                     delay = Duration::from_millis(500);

@@ -440,3 +440,99 @@ async fn connect_prints_the_snippet() {
     let out = run(&["--client", "zed"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The daemon restarts under a running bridge (same port, same data dir): the next request
+/// finds the session gone (404), and the bridge opens a new one with the client's own
+/// `initialize` and sends the request again — the client sees only its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_reopens_its_session_after_a_daemon_restart() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut d = daemon_with_fixture(None).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+        .args(["bridge", NAME, "--url", &d.url])
+        .env_remove("MCP_MANAGER_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn bridge");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut ask = async |message: Value| -> Value {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .expect("write");
+        if message.get("id").is_none() {
+            return Value::Null;
+        }
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("no answer from the bridge")
+            .expect("read")
+            .expect("bridge stdout ended");
+        serde_json::from_str(&line).expect("json line")
+    };
+    let init = ask(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}}),
+    )
+    .await;
+    assert_eq!(init["id"], 1, "{init}");
+    ask(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "test_simple_text", "arguments": {}}});
+    let first = ask(call.clone()).await;
+    assert!(first["result"].is_object(), "{first}");
+
+    // A new daemon on the same port and data dir: it restores the server it ran.
+    d.kill9();
+    let port = d.port;
+    let mut again = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+        .env("MCP_MANAGER_SETTINGS", "")
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&d.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("restart the daemon");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = d
+            .http
+            .get(format!("{}/api/servers/{NAME}", d.url))
+            .send()
+            .await
+            && let Ok(v) = r.json::<Value>().await
+            && v["data"]["status"] == "running"
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not running again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut call = call;
+    call["id"] = json!(3);
+    let second = ask(call).await;
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the bridge did not exit on EOF")
+        .expect("output");
+    let _ = again.kill();
+    let _ = again.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opened a new one"), "{stderr}");
+    assert_eq!(second["id"], 3, "{second}");
+    assert_eq!(
+        second["result"]["content"][0]["text"], first["result"]["content"][0]["text"],
+        "{second}"
+    );
+}
