@@ -406,12 +406,23 @@ impl Bridge {
             .is_some_and(|c| c.starts_with("text/event-stream"));
         if is_sse {
             let mut last_id = None;
-            let ended = self.read_sse(response, &mut last_id, initialize).await;
-            if let Err(e) = ended {
-                eprintln!("mcp-manager bridge: answer stream broken: {e}");
-                if let Some(id) = id {
-                    self.emit_error(&id, -32000, format!("answer stream broken: {e}"));
-                }
+            let mut answered = false;
+            let ended = self
+                .read_sse(
+                    response,
+                    &mut last_id,
+                    initialize,
+                    id.as_ref(),
+                    &mut answered,
+                )
+                .await;
+            let why = match ended {
+                Err(e) => format!("answer stream broken: {e}"),
+                Ok(()) => "the answer stream ended without the answer".to_string(),
+            };
+            if let Some(id) = id.filter(|_| !answered) {
+                eprintln!("mcp-manager bridge: {why}");
+                self.emit_error(&id, -32000, why);
             }
             return;
         }
@@ -449,6 +460,8 @@ impl Bridge {
         mut response: reqwest::Response,
         last_id: &mut Option<String>,
         initialize: bool,
+        answer_to: Option<&Value>,
+        answered: &mut bool,
     ) -> Result<(), String> {
         let mut buf: Vec<u8> = Vec::new();
         let mut data: Vec<u8> = Vec::new();
@@ -475,6 +488,14 @@ impl Bridge {
                     {
                         if initialize {
                             self.note_version(&data);
+                        }
+                        if let Some(want) = answer_to
+                            && !*answered
+                            && let Ok(m) = serde_json::from_slice::<Value>(&data)
+                            && m.get("id") == Some(want)
+                            && m.get("method").is_none()
+                        {
+                            *answered = true;
                         }
                         self.emit(&data);
                     }
@@ -538,7 +559,10 @@ impl Bridge {
                 }
                 Ok(r) if r.status().is_success() => {
                     delay = Duration::from_millis(500);
-                    if let Err(e) = self.read_sse(r, &mut last_id, false).await {
+                    if let Err(e) = self
+                        .read_sse(r, &mut last_id, false, None, &mut false)
+                        .await
+                    {
                         eprintln!("mcp-manager bridge: GET stream broken: {e}");
                     }
                 }

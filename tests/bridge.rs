@@ -163,6 +163,9 @@ async fn the_bridge_forwards_raw_lines_and_exits_on_eof() {
         .to_string(),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
         json!({"jsonrpc": "2.0", "id": "two", "method": "tools/list"}).to_string(),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "test_tool_with_logging", "arguments": {}}})
+        .to_string(),
         "not json".to_string(),
     ]
     .join("\n")
@@ -170,8 +173,18 @@ async fn the_bridge_forwards_raw_lines_and_exits_on_eof() {
     let out = run_bridge(&d, NAME, Some("s3cret"), &input).await;
     assert!(out.status.success());
     let lines = json_lines(&out.stdout);
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    // initialize, tools/list, the parse error, three log notifications and the call's
+    // answer (an SSE stream), once.
+    assert_eq!(lines.len(), 7, "{lines:?}");
     assert_eq!(lines[0]["id"], 1);
+    let call: Vec<&Value> = lines.iter().filter(|l| l["id"] == 3).collect();
+    assert_eq!(call.len(), 1, "{lines:?}");
+    assert!(call[0]["result"].is_object(), "{lines:?}");
+    let logs = lines
+        .iter()
+        .filter(|l| l["method"] == "notifications/message")
+        .count();
+    assert_eq!(logs, 3, "{lines:?}");
     assert_eq!(lines[0]["result"]["protocolVersion"], "2025-11-25");
     let answer = lines.iter().find(|l| l["id"] == "two").expect("tools/list");
     assert!(
