@@ -3988,3 +3988,84 @@ fn check_backup(path: &std::path::Path) -> Result<(), Failure> {
             .join("; "))),
     }
 }
+
+/// Print the configuration snippet an AI client needs to use a managed server.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+The snippet (JSON) goes to stdout, where to put it and any remark about the token to stderr.
+Claude Desktop only launches commands: its snippet runs `mcp-manager bridge NAME`. The others
+connect to the daemon's gateway, http://HOST:PORT/mcp/NAME. With a daemon token the snippet
+refers to it (an environment variable or input the client expands) unless --include-token.
+
+Examples:
+  mcp-manager connect time --client cursor
+  mcp-manager connect time --client claude-desktop --include-token
+  mcp-manager connect time --client claude-code --json")]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Server name or id
+    pub name: String,
+    /// The client to configure
+    #[arg(long, value_enum)]
+    pub client: ClientKind,
+    /// Put the daemon's token itself in the snippet
+    #[arg(long)]
+    pub include_token: bool,
+}
+
+/// The clients `connect` knows (the API's `client=` values).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    ClaudeDesktop,
+    ClaudeCode,
+    Cursor,
+    Vscode,
+}
+
+impl ClientKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::ClaudeDesktop => "claude-desktop",
+            ClientKind::ClaudeCode => "claude-code",
+            ClientKind::Cursor => "cursor",
+            ClientKind::Vscode => "vscode",
+        }
+    }
+}
+
+/// Runs `connect NAME --client C`, with the same exit codes as [`run`].
+pub async fn run_connect(args: ConnectArgs) -> i32 {
+    finish(connect(&args).await)
+}
+
+async fn connect(args: &ConnectArgs) -> Result<String, Failure> {
+    let client = Client::new(&args.api.url, api_token(&args.api))?;
+    let mut query = vec![("client", args.client.as_str().to_string())];
+    if args.include_token {
+        query.push(("include_token", "true".to_string()));
+    }
+    let (data, _) = client
+        .page(&["api", "servers", &args.name, "client-config"], &query)
+        .await?;
+    if args.api.json {
+        return pretty(&data);
+    }
+    let config = data
+        .get("config")
+        .ok_or_else(|| Failure::Api("unexpected answer: no `config`".into()))?;
+    let mut hints = Vec::new();
+    if let Some(file) = data.get("file").and_then(Value::as_str) {
+        hints.push(format!("# add to {file}"));
+    }
+    if let Some(command) = data.get("command").and_then(Value::as_str) {
+        hints.push(format!("# or run: {command}"));
+    }
+    if let Some(note) = data.get("note").and_then(Value::as_str) {
+        hints.push(format!("# {note}"));
+    }
+    if !hints.is_empty() {
+        eprintln!("{}", hints.join("\n"));
+    }
+    pretty(config)
+}

@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod bridge;
 pub mod cli;
 pub mod clock;
 pub mod config;

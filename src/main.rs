@@ -1,7 +1,7 @@
 //! The `mcp-manager` binary: `serve` runs the daemon, the other subcommands talk to it.
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use mcp_manager::{cli, config, daemon, doctor};
+use mcp_manager::{bridge, cli, config, daemon, doctor};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -23,6 +23,10 @@ enum Cmd {
     Logs(cli::LogsArgs),
     /// Copy the daemon's store to a file while it runs (a consistent snapshot).
     Backup(cli::BackupArgs),
+    /// Print the config snippet an AI client needs for a server (--client cursor, …).
+    Connect(cli::ConnectArgs),
+    /// Serve one managed server over stdio (for clients that only launch commands).
+    Bridge(bridge::BridgeArgs),
     /// Check this machine: node/npx, python3/uv, Docker, data dir, port, store version.
     Doctor(doctor::DoctorArgs),
 }
@@ -88,6 +92,8 @@ fn main() {
         Cmd::Health(health) => client(cli::run_health(health)),
         Cmd::Logs(logs) => client(cli::run_logs(logs)),
         Cmd::Backup(backup) => client(cli::run_backup(backup)),
+        Cmd::Connect(args) => client(cli::run_connect(args)),
+        Cmd::Bridge(args) => client(bridge::run(args)),
         Cmd::Doctor(args) => client(doctor::main(args, settings.file, settings.error)),
     };
     std::process::exit(code);

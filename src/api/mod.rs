@@ -1,6 +1,7 @@
 //! The HTTP surface: one route table, the JSON extractor settings that turn bad input into
 //! clear 4xx answers, and the shared state handlers see.
 
+pub mod client_config;
 pub mod events;
 pub mod health;
 pub mod logs;
@@ -90,6 +91,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/servers/{ref}/stop", web::post().to(servers::stop))
             .route("/servers/{ref}/restart", web::post().to(servers::restart))
             .route("/servers/{ref}/mcp", web::get().to(servers::mcp))
+            .route(
+                "/servers/{ref}/client-config",
+                web::get().to(client_config::client_config),
+            )
             .route("/servers/{ref}/logs", web::get().to(logs::recent))
             .route("/servers/{ref}/logs", web::delete().to(logs::clear))
             .route("/servers/{ref}/logs/search", web::get().to(logs::search))

@@ -41,6 +41,23 @@ export interface paths {
         patch: operations["patch"];
         trace?: never;
     };
+    "/api/servers/{ref}/client-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The snippet for one client (`client=claude-desktop|claude-code|cursor|vscode`). */
+        get: operations["client_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/servers/{ref}/health": {
         parameters: {
             query?: never;
@@ -375,6 +392,29 @@ export interface components {
             status: string;
             /** Format: date-time */
             timestamp: string;
+        };
+        /** @description A client's configuration for one managed server. */
+        ClientConfig: {
+            /** @description The client it is for. */
+            client: string;
+            /** @description A command line that adds the server instead (Claude Code: `claude mcp add`). */
+            command?: string | null;
+            /** @description What to merge into the client's config file. */
+            config: {
+                [key: string]: unknown;
+            };
+            /** @description Where the client reads `config` from. */
+            file: string;
+            /** @description The server's name: the key of the entry in `config`. */
+            name: string;
+            /** @description Where the token goes when it is not included, and other remarks. */
+            note?: string | null;
+            /** @description The snippet holds the token itself (`include_token=true`). */
+            token_included: boolean;
+            /** @description The daemon needs a token (every MCP request carries `Authorization: Bearer`). */
+            token_required: boolean;
+            /** @description The gateway endpoint the client talks to (for Claude Desktop, through the bridge). */
+            url: string;
         };
         /** @description How many lines a clear deleted. */
         Deleted: {
@@ -1047,6 +1087,52 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    client_config: {
+        parameters: {
+            query?: {
+                /** @description `claude-desktop`, `claude-code`, `cursor` or `vscode`. */
+                client?: string | null;
+                /** @description Put the daemon's token itself in the snippet (default: a reference to it). */
+                include_token?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Server id or name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ClientConfig"];
+                    };
+                };
+            };
+            /** @description Unknown or missing client (the message lists them) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
