@@ -157,3 +157,45 @@ async fn a_backup_taken_during_a_log_flood_is_sound_and_holds_every_committed_ro
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Issue 9, acceptance 4: a store written by a newer build is refused at start, with a
+/// message that says so, and the file is left byte for byte as it was.
+#[test]
+fn a_store_from_a_newer_schema_is_refused_at_start_and_left_unchanged() {
+    use diesel::connection::SimpleConnection;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("mcp-manager.db");
+    {
+        let mut conn = mcp_manager::db::open_connection(&db).expect("open");
+        mcp_manager::db::migrate(&mut conn).expect("migrate");
+        conn.batch_execute(
+            "INSERT INTO servers (id, name, type) VALUES ('a', 'kept', 'process');
+             INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000000');
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .expect("a newer store");
+    }
+    let before = std::fs::read(&db).expect("read the store");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("MCP_MANAGER_SETTINGS", "")
+        .output()
+        .expect("run serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "serve started on a newer store: {stderr}"
+    );
+    assert!(
+        stderr.contains("written by a newer mcp-manager") && stderr.contains("29991231000000"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        std::fs::read(&db).expect("read the store"),
+        before,
+        "the store was changed"
+    );
+}
