@@ -57,6 +57,7 @@ fn main() {
                         source: Source::Stderr,
                         timestamp: chrono::Utc::now(),
                         truncated: false,
+                        raw: None,
                     }
                 })
                 .collect();

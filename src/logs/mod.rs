@@ -60,6 +60,22 @@ pub struct LogLine {
     pub source: Source,
     pub timestamp: DateTime<Utc>,
     pub truncated: bool,
+    /// The bytes as read from a pipe, not yet cleaned nor given a level: that is done when
+    /// the batch is prepared, off the thread that reads the pipes, and never for a line
+    /// the full queue drops. `message` and `level` are placeholders until then.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl LogLine {
+    /// Cleans a line read from a pipe and detects its level (see `raw`).
+    fn finish(&mut self) {
+        if let Some(raw) = self.raw.take() {
+            self.message = sanitize_owned(raw);
+            let detected = level::detect(&self.message);
+            self.level = detected.level;
+            self.original_level = detected.original;
+        }
+    }
 }
 
 /// A stored line, as the API and events show it.
@@ -172,14 +188,15 @@ impl LogSender {
         lines: &mut Vec<crate::runtime::lines::Line>,
     ) {
         let now = Utc::now();
-        self.send_all(lines.drain(..).map(|l| {
-            log_line(
-                server_id.clone(),
-                source,
-                sanitize_owned(l.bytes),
-                l.truncated,
-                now,
-            )
+        self.send_all(lines.drain(..).map(|l| LogLine {
+            server_id: server_id.clone(),
+            level: "info",
+            original_level: None,
+            message: String::new(),
+            source,
+            timestamp: now,
+            truncated: l.truncated,
+            raw: Some(l.bytes),
         }));
     }
 
@@ -192,6 +209,7 @@ impl LogSender {
             source: Source::System,
             timestamp: Utc::now(),
             truncated: false,
+            raw: None,
         });
     }
 
@@ -219,6 +237,7 @@ impl LogSender {
             source: Source::Mcp,
             timestamp: Utc::now(),
             truncated,
+            raw: None,
         });
     }
 }
@@ -239,6 +258,7 @@ fn log_line(
         source,
         timestamp,
         truncated,
+        raw: None,
     }
 }
 
@@ -321,6 +341,7 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
                 source: Source::System,
                 timestamp: Utc::now(),
                 truncated: false,
+                raw: None,
             });
         }
         if batch.is_empty() {
@@ -440,6 +461,8 @@ pub async fn prepare(
         },
     };
     let work = move || {
+        let mut batch = batch;
+        batch.iter_mut().for_each(LogLine::finish);
         let mut next = first;
         let lines: Vec<q::NewLine> = batch
             .iter()
