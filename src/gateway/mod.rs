@@ -23,6 +23,7 @@
 pub mod http;
 pub mod http_upstream;
 pub mod jsonrpc;
+pub mod metrics;
 pub mod session;
 pub mod upstream;
 
@@ -57,6 +58,8 @@ pub struct Reach {
 pub struct Gateway {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     idle: Duration,
+    /// Calls, errors and latencies per server and tool.
+    pub metrics: metrics::Metrics,
 }
 
 impl Gateway {
@@ -65,6 +68,7 @@ impl Gateway {
         let gw = Arc::new(Gateway {
             sessions: Mutex::new(HashMap::new()),
             idle,
+            metrics: metrics::Metrics::default(),
         });
         let weak = Arc::downgrade(&gw);
         let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
