@@ -327,7 +327,7 @@ async fn tool_calls_through_the_gateway_are_counted() {
         .cloned();
     assert_eq!(list.map(|m| m["calls"].clone()), Some(json!(2)), "{v}");
 
-    // A server without calls: empty lists; an unknown one: 404.
+    // An unknown server: 404.
     assert_eq!(d.get("/api/servers/nope/metrics").await.0, 404);
 }
 
