@@ -329,6 +329,29 @@ async fn tool_calls_through_the_gateway_are_counted() {
 
     // An unknown server: 404.
     assert_eq!(d.get("/api/servers/nope/metrics").await.0, 404);
+
+    // A deleted server's counters go with it.
+    assert_eq!(
+        d.req("DELETE", &format!("/api/servers/{NAME}"), None)
+            .await
+            .0,
+        200
+    );
+    let text = d
+        .http
+        .get(format!("{}/metrics", d.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fams = parse_prometheus(&text);
+    assert_eq!(
+        sample(&fams, "mcp_manager_tool_calls_total", &[("server", NAME)]),
+        None,
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -237,6 +237,11 @@ impl Metrics {
             .clone()
     }
 
+    /// Drops a server's counters (it was deleted).
+    pub fn forget(&self, name: &str) {
+        lock(&self.servers).remove(name);
+    }
+
     /// The counters of a server, if it had calls.
     pub fn get(&self, name: &str) -> Option<Arc<ServerMetrics>> {
         lock(&self.servers).get(name).cloned()
