@@ -181,6 +181,14 @@ async fn tool_calls_through_the_gateway_are_counted() {
             id += 1;
         }
     }
+    // A tool name that needs escaping in the text format.
+    const ODD: &str = "odd \"tool\" \\ name\nline";
+    let a = c.call_tool(id, ODD).await;
+    assert!(
+        a["error"].is_object() || a["result"]["isError"] == true,
+        "{a}"
+    );
+    id += 1;
     // Other methods are counted per method.
     for _ in 0..2 {
         let a = c
@@ -267,6 +275,15 @@ async fn tool_calls_through_the_gateway_are_counted() {
         assert!(buckets.len() > 10, "{buckets:?}");
         assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     }
+    assert_eq!(
+        sample(
+            &fams,
+            "mcp_manager_tool_calls_total",
+            &[("server", NAME), ("tool", ODD)]
+        ),
+        Some(1.0),
+        "escaped label:\n{text}"
+    );
     assert_eq!(
         sample(
             &fams,
