@@ -17,7 +17,8 @@
 //! Layout: [`jsonrpc`] (framing), [`upstream`] (the router per upstream session, wrapped
 //! around the stdio pipes by [`crate::mcp::McpSession`]), [`http_upstream`] (the gateway's
 //! own session with a server reached over HTTP, feeding the same router), [`session`] (a
-//! downstream client session), [`http`] (the endpoint). Host/Origin checks and the bearer token come from
+//! downstream client session), [`http`] (the endpoint), [`metrics`] (calls, errors and
+//! latency per server and tool, recorded by the router). Host/Origin checks and the bearer token come from
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
 
 pub mod http;
