@@ -5,6 +5,7 @@ pub mod client_config;
 pub mod events;
 pub mod health;
 pub mod logs;
+pub mod metrics;
 pub mod openapi;
 pub mod probes;
 pub mod security;
@@ -103,6 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/servers/{ref}/tools/{tool}/call",
                 web::post().to(servers::call_tool),
             )
+            .route("/servers/{ref}/metrics", web::get().to(metrics::server))
             .route("/servers/{ref}/health", web::get().to(health::current))
             .route(
                 "/servers/{ref}/health/history",
@@ -119,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/events", web::get().to(events::events)),
     )
     .configure(crate::gateway::configure)
+    .route("/metrics", web::get().to(metrics::prometheus))
     .route("/healthz", web::get().to(probes::healthz))
     .route("/readyz", web::get().to(probes::readyz))
     .default_service(web::to(ui::serve));

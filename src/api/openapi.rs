@@ -13,7 +13,7 @@ use utoipa::OpenApi;
         super::logs::recent, super::logs::search, super::logs::export, super::logs::clear,
         super::servers::call_tool, super::system::system, super::probes::backup,
         super::health::current, super::health::history, super::health::summary,
-        super::health::check, super::client_config::client_config,
+        super::health::check, super::client_config::client_config, super::metrics::server,
     ),
     components(schemas(
         crate::model::ServerView, crate::model::ServerCreate, crate::model::ServerPatch,
@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         crate::health::CheckResult, crate::health::CheckRow, crate::health::Summary,
         crate::health::Streak, crate::health::Bucket, crate::actors::server::HealthView,
         super::health::CheckPage, super::health::Series, super::client_config::ClientConfig,
+        crate::gateway::metrics::ServerMetricsView, crate::gateway::metrics::StatsView,
     )),
     tags((name = "servers"), (name = "health"), (name = "logs"), (name = "system")),
     modifiers(&DataEnvelope)

@@ -66,7 +66,7 @@ impl Guard {
         // passed upstream (the gateway forwards JSON-RPC bodies, not headers).
         let mcp = req.path() == "/mcp" || req.path().starts_with("/mcp/");
         if let Some(token) = &self.token
-            && (req.path().starts_with("/api/") || mcp)
+            && (req.path().starts_with("/api/") || mcp || req.path() == "/metrics")
         {
             let bearer = headers
                 .get(header::AUTHORIZATION)

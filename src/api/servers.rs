@@ -109,12 +109,14 @@ pub async fn patch(
         (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
+    gw: web::Data<crate::gateway::Gateway>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let addr = lookup(&state, &path).await?;
     let view = addr.send(GetView).await?;
     addr.send(Delete).await??;
     state.registry.do_send(Forget(view.id.clone()));
+    gw.metrics.forget(&view.name);
     Ok(ok(view))
 }
 

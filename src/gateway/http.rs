@@ -204,7 +204,7 @@ pub async fn post(
     };
     session.touch();
     match env.kind() {
-        Kind::Request { id, method } => request(&app, &session, id.get(), method, &env).await,
+        Kind::Request { id, method } => request(&app, &gw, &session, id.get(), method, &env).await,
         Kind::Response { id } => {
             client_answer(&session, id, &env);
             HttpResponse::Accepted().finish()
@@ -293,6 +293,7 @@ async fn initialize(
 
 async fn request(
     app: &AppState,
+    gw: &Gateway,
     session: &Arc<Session>,
     id: &str,
     method: &str,
@@ -347,7 +348,21 @@ async fn request(
         }
         _ => {}
     }
-    let Some(rx) = up.call(session, id, method, params.as_deref()).await else {
+    let timing = {
+        let server = gw.metrics.server(&session.server);
+        let tool = method == jsonrpc::TOOLS_CALL;
+        let stats = if tool {
+            let name = super::metrics::tool_name(env.params_str());
+            server.tool(name.as_deref().unwrap_or(super::metrics::OTHER))
+        } else {
+            server.method(method)
+        };
+        super::metrics::Timing::new(stats, tool)
+    };
+    let Some(rx) = up
+        .call(session, id, method, params.as_deref(), Some(timing))
+        .await
+    else {
         return json(
             StatusCode::OK,
             jsonrpc::error(

@@ -32,6 +32,7 @@ method!(SAMPLING = CreateMessageRequestMethod);
 method!(ELICITATION = ElicitationCreateRequestMethod);
 method!(ROOTS_LIST = ListRootsRequestMethod);
 method!(ROOTS_CHANGED = RootsListChangedNotificationMethod);
+method!(TOOLS_CALL = CallToolRequestMethod);
 
 /// "The server is not running" and friends: JSON-RPC's implementation-defined server error.
 pub const SERVER_ERROR: ErrorCode = ErrorCode(-32000);

@@ -17,12 +17,14 @@
 //! Layout: [`jsonrpc`] (framing), [`upstream`] (the router per upstream session, wrapped
 //! around the stdio pipes by [`crate::mcp::McpSession`]), [`http_upstream`] (the gateway's
 //! own session with a server reached over HTTP, feeding the same router), [`session`] (a
-//! downstream client session), [`http`] (the endpoint). Host/Origin checks and the bearer token come from
+//! downstream client session), [`http`] (the endpoint), [`metrics`] (calls, errors and
+//! latency per server and tool, recorded by the router). Host/Origin checks and the bearer token come from
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
 
 pub mod http;
 pub mod http_upstream;
 pub mod jsonrpc;
+pub mod metrics;
 pub mod session;
 pub mod upstream;
 
@@ -57,6 +59,8 @@ pub struct Reach {
 pub struct Gateway {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     idle: Duration,
+    /// Calls, errors and latencies per server and tool.
+    pub metrics: metrics::Metrics,
 }
 
 impl Gateway {
@@ -65,6 +69,7 @@ impl Gateway {
         let gw = Arc::new(Gateway {
             sessions: Mutex::new(HashMap::new()),
             idle,
+            metrics: metrics::Metrics::default(),
         });
         let weak = Arc::downgrade(&gw);
         let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));

@@ -113,6 +113,8 @@ struct Client {
     /// The client's progress token, if it asked for progress.
     token: Option<serde_json::Value>,
     tx: mpsc::UnboundedSender<Frame>,
+    /// The call's counters and start, recorded when its answer comes.
+    timing: Option<super::metrics::Timing>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -218,6 +220,7 @@ impl Upstream {
         id: &str,
         method: &str,
         params: Option<&str>,
+        timing: Option<super::metrics::Timing>,
     ) -> Option<mpsc::UnboundedReceiver<Frame>> {
         if !self.is_alive() {
             return None;
@@ -238,6 +241,7 @@ impl Upstream {
                     id: id.to_string(),
                     token,
                     tx,
+                    timing,
                 }),
             },
         );
@@ -457,6 +461,9 @@ impl Router {
         let pending = std::mem::take(&mut lock(&self.state).pending);
         for (_, p) in pending {
             if let Some(c) = p.client {
+                if let Some(t) = c.timing {
+                    t.finish(super::metrics::Outcome::Error);
+                }
                 let _ = c.tx.send(Frame::Final(jsonrpc::error(
                     Some(&c.id),
                     jsonrpc::SERVER_ERROR,
@@ -483,6 +490,17 @@ impl Router {
                 };
                 let pending = lock(&self.state).pending.remove(&up);
                 if let Some(c) = pending.and_then(|p| p.client) {
+                    if let Some(t) = c.timing {
+                        use super::metrics::{Outcome, is_tool_error};
+                        let outcome = match (env.error, env.result) {
+                            (Some(_), _) => Outcome::Error,
+                            (None, Some(r)) if t.tool && is_tool_error(r.get()) => {
+                                Outcome::ToolError
+                            }
+                            _ => Outcome::Ok,
+                        };
+                        t.finish(outcome);
+                    }
                     let _ = c.tx.send(Frame::Final(jsonrpc::response(&c.id, &env)));
                 }
                 false

@@ -126,6 +126,8 @@ struct Shared {
     /// The newest lines of each server, for tails without a query.
     ring: Mutex<HashMap<Arc<str>, VecDeque<LogEntry>>>,
     dropped_total: AtomicU64,
+    /// Lines written to the store (counted as they are published).
+    stored_total: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -274,6 +276,7 @@ impl LogSink {
             wake: Notify::new(),
             ring: Mutex::new(HashMap::new()),
             dropped_total: AtomicU64::new(0),
+            stored_total: AtomicU64::new(0),
         });
         let task = tokio::spawn(drain(shared.clone(), store, bus));
         LogSink {
@@ -314,6 +317,11 @@ impl LogSender {
     /// Lines dropped because the store fell behind, since the daemon started.
     pub fn dropped_total(&self) -> u64 {
         self.shared.dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Lines written to the store since the daemon started.
+    pub fn stored_total(&self) -> u64 {
+        self.shared.stored_total.load(Ordering::Relaxed)
     }
 }
 
@@ -372,6 +380,9 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
 /// Puts stored lines in the ring and announces them (`entries`: each server's lines as one
 /// run, in id order).
 fn publish(shared: &Shared, bus: &Addr<EventBus>, mut entries: Vec<LogEntry>) {
+    shared
+        .stored_total
+        .fetch_add(entries.len() as u64, Ordering::Relaxed);
     while !entries.is_empty() {
         let server_id = entries[0].server_id.clone();
         let run = entries

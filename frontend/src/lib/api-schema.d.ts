@@ -198,6 +198,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/servers/{ref}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The gateway's call metrics of one server since the daemon started: per tool of
+         *     `tools/call` and per method of the other requests, calls, errors and latency.
+         */
+        get: operations["server"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/servers/{ref}/restart": {
         parameters: {
             query?: never;
@@ -739,6 +759,17 @@ export interface components {
             working_directory?: string | null;
         };
         /**
+         * @description `GET /api/servers/{ref}/metrics`: the gateway's counters of one server since the daemon
+         *     started.
+         */
+        ServerMetricsView: {
+            /** @description Other requests per method (`tools/list`, `resources/read`, …). */
+            methods: components["schemas"]["StatsView"][];
+            server: string;
+            /** @description `tools/call` per tool name. */
+            tools: components["schemas"]["StatsView"][];
+        };
+        /**
          * @description Body of `PATCH /api/servers/{ref}`. Absent fields are left alone; `null` clears a
          *     nullable field. `env` replaces the whole map; `secret_env` merges (a `null` value removes
          *     that key), because the client cannot send back values it was never shown.
@@ -840,6 +871,46 @@ export interface components {
             updated_at: string;
             url?: string | null;
             working_directory?: string | null;
+        };
+        /** @description JSON view of one tool's (or method's) counters, for the API. */
+        StatsView: {
+            /**
+             * @description Upper bounds of the histogram's buckets in seconds (the last bucket, `+Inf`, is
+             *     left out here and counted in `bucket_counts`' last entry).
+             */
+            bucket_bounds: number[];
+            /** @description Calls per bucket, not cumulative; one more entry than `bucket_bounds` (`+Inf`). */
+            bucket_counts: number[];
+            /** Format: int64 */
+            calls: number;
+            /**
+             * Format: int64
+             * @description JSON-RPC error answers plus tool results with `isError: true`.
+             */
+            errors: number;
+            /**
+             * Format: double
+             * @description Mean latency in seconds; null without calls.
+             */
+            mean_seconds?: number | null;
+            /** @description Tool name (or method name), or `_other` beyond the label bound. */
+            name: string;
+            /**
+             * Format: double
+             * @description Latency quantiles in seconds, estimated from the histogram; null without calls.
+             */
+            p50_seconds?: number | null;
+            /** Format: double */
+            p95_seconds?: number | null;
+            /** Format: double */
+            p99_seconds?: number | null;
+            /** Format: double */
+            sum_seconds: number;
+            /**
+             * Format: int64
+             * @description Tool results with `isError: true` (included in `errors`).
+             */
+            tool_errors: number;
         };
         /**
          * @description The name of a status, as it appears in the API and the `servers.status` column.
@@ -1564,6 +1635,38 @@ export interface operations {
             };
             /** @description The server did not answer */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Server id or name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ServerMetricsView"];
+                    };
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

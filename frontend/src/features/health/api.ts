@@ -44,3 +44,14 @@ export function useCheckNow() {
     onSettled: (_r, _e, id) => qc.invalidateQueries({ queryKey: healthKeys.server(id) }),
   });
 }
+
+/** The gateway's call metrics of a server (no event announces them: refreshed every 10 s
+ * while shown). */
+export const metricsQuery = (id: string) =>
+  queryOptions({
+    queryKey: ['metrics', id],
+    queryFn: ({ signal }) => api('get', '/api/servers/{ref}/metrics', { path: { ref: id }, signal }),
+    refetchInterval: 10_000,
+  });
+
+export const useMetrics = (id: string) => useQuery(metricsQuery(id));

@@ -1,4 +1,5 @@
-// Health: the state now, the history chart with a range picker, summary figures, check now.
+// Health: the state now, the history chart with a range picker, summary figures, check now,
+// and the gateway's tool-call metrics.
 import { useState } from 'react';
 import { Button, Card, ErrorBox, Loading } from '@/components/ui';
 import { HealthIndicator } from '@/components/status';
@@ -7,6 +8,7 @@ import { ago, ms, percent } from '@/lib/format';
 import { useNow } from '@/lib/use-now';
 import { RANGES, useCheckNow, useHealth, useHealthHistory, useHealthSummary, type HealthRange } from '../api';
 import { HealthChart } from './health-chart';
+import { MetricsCard } from './metrics-card';
 
 export default function HealthTab({ server }: { server: ServerView }) {
   const [range, setRange] = useState<HealthRange>('1h');
@@ -128,6 +130,8 @@ export default function HealthTab({ server }: { server: ServerView }) {
           </div>
         )}
       </Card>
+
+      <MetricsCard server={server} />
     </div>
   );
 }
