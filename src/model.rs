@@ -102,6 +102,90 @@ pub struct Settings {
     pub cpus: Option<f64>,
     /// Health check settings (each field optional; daemon defaults apply).
     pub health: HealthSettings,
+    /// Gateway: whether clients reach this server through `/mcp/{name}` and `/mcp`.
+    pub exposed: bool,
+    /// Gateway: a call to this server while it is stopped starts it and waits for
+    /// `running` (bounded by `start_timeout_secs`) instead of failing at once.
+    pub start_on_demand: bool,
+    /// Gateway: one upstream shared by every client session, or one per session.
+    pub isolation: Isolation,
+    /// Gateway: which of the server's tools clients see and may call.
+    pub tools: ToolFilter,
+}
+
+/// How client sessions of the gateway map onto upstream sessions of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Every client session shares the server's one upstream session.
+    #[default]
+    Shared,
+    /// Each client session gets its own upstream process, for servers that keep
+    /// per-user state.
+    PerSession,
+}
+
+/// Tool names a server shows through the gateway. Patterns match whole names, `*` standing
+/// for any run of characters. An empty `allow` allows every tool; `deny` wins over `allow`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolFilter {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+impl ToolFilter {
+    /// Whether a client may see and call the tool `name`.
+    pub fn allows(&self, name: &str) -> bool {
+        (self.allow.is_empty() || self.allow.iter().any(|p| glob_match(p, name)))
+            && !self.deny.iter().any(|p| glob_match(p, name))
+    }
+
+    /// No filtering at all (the common case: the gateway skips the lists' rewrite).
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+
+    fn validate(&self) -> AppResult<()> {
+        for (which, list) in [("tools.allow", &self.allow), ("tools.deny", &self.deny)] {
+            if list.len() > 256 {
+                return Err(AppError::Validation(format!(
+                    "{which} has {} patterns; at most 256",
+                    list.len()
+                )));
+            }
+            if let Some(bad) = list.iter().find(|p| p.is_empty() || p.len() > 256) {
+                return Err(AppError::Validation(format!(
+                    "{which}: pattern {bad:?} must be 1 to 256 characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whole-string match of `pattern`, where `*` matches any run of characters (greedy with
+/// backtracking to the last star: linear in practice for tool names).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 impl Default for Settings {
@@ -114,6 +198,10 @@ impl Default for Settings {
             memory_mb: None,
             cpus: None,
             health: HealthSettings::default(),
+            exposed: true,
+            start_on_demand: false,
+            isolation: Isolation::Shared,
+            tools: ToolFilter::default(),
         }
     }
 }
@@ -184,6 +272,7 @@ impl Settings {
             ));
         }
         self.health.validate().map_err(AppError::Validation)?;
+        self.tools.validate()?;
         self.backoff.validate().map_err(AppError::Validation)
     }
 
@@ -455,6 +544,12 @@ pub struct ServerView {
     pub start_timeout_secs: f64,
     pub stop_grace_secs: f64,
     pub backoff: BackoffSettings,
+    /// Reachable through the gateway (`/mcp/{name}` and `/mcp`).
+    pub exposed: bool,
+    /// A gateway call to the stopped server starts it.
+    pub start_on_demand: bool,
+    pub isolation: Isolation,
+    pub tools: ToolFilter,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -495,6 +590,10 @@ impl ServerView {
             start_timeout_secs: r.settings.start_timeout_secs,
             stop_grace_secs: r.settings.stop_grace_secs,
             backoff: r.settings.backoff,
+            exposed: r.settings.exposed,
+            start_on_demand: r.settings.start_on_demand,
+            isolation: r.settings.isolation,
+            tools: r.settings.tools.clone(),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -535,6 +634,15 @@ pub struct ServerCreate {
     pub cpus: Option<f64>,
     #[serde(default)]
     pub health: HealthSettings,
+    /// Reachable through the gateway (default true).
+    pub exposed: Option<bool>,
+    /// A gateway call to the stopped server starts it (default false).
+    #[serde(default)]
+    pub start_on_demand: bool,
+    #[serde(default)]
+    pub isolation: Isolation,
+    #[serde(default)]
+    pub tools: ToolFilter,
     /// Start the server right after creating it.
     #[serde(default)]
     pub start: bool,
@@ -591,6 +699,10 @@ pub struct ServerPatch {
     #[schema(value_type = Option<f64>)]
     pub cpus: Option<Option<f64>>,
     pub health: Option<HealthSettings>,
+    pub exposed: Option<bool>,
+    pub start_on_demand: Option<bool>,
+    pub isolation: Option<Isolation>,
+    pub tools: Option<ToolFilter>,
 }
 
 pub fn validate_name(name: &str) -> AppResult<()> {
@@ -760,6 +872,10 @@ impl ServerRecord {
                 memory_mb: c.memory_mb,
                 cpus: c.cpus,
                 health: c.health,
+                exposed: c.exposed.unwrap_or(defaults.exposed),
+                start_on_demand: c.start_on_demand,
+                isolation: c.isolation,
+                tools: c.tools,
             },
             created_at: now,
             updated_at: now,
@@ -838,6 +954,18 @@ impl ServerRecord {
         if let Some(v) = p.health {
             r.settings.health = v;
         }
+        if let Some(v) = p.exposed {
+            r.settings.exposed = v;
+        }
+        if let Some(v) = p.start_on_demand {
+            r.settings.start_on_demand = v;
+        }
+        if let Some(v) = p.isolation {
+            r.settings.isolation = v;
+        }
+        if let Some(v) = p.tools {
+            r.settings.tools = v;
+        }
         r.updated_at = now;
         r.remote_is_http();
         r.validate()?;
@@ -853,6 +981,60 @@ mod tests {
         let c: ServerCreate =
             serde_json::from_value(json).map_err(|e| AppError::Validation(e.to_string()))?;
         ServerRecord::from_create(c, Utc::now())
+    }
+
+    #[test]
+    fn tool_filters() {
+        assert!(glob_match("get_*", "get_time"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+        assert!(!glob_match("a*b*c", "axxbyy"));
+        assert!(!glob_match("get", "get_time"));
+        assert!(glob_match("*_time", "get_current_time"));
+        let f = ToolFilter {
+            allow: vec!["get_*".into(), "echo".into()],
+            deny: vec!["get_secret*".into()],
+        };
+        assert!(f.allows("get_time") && f.allows("echo"));
+        assert!(!f.allows("get_secret_key") && !f.allows("delete_all"));
+        let open = ToolFilter::default();
+        assert!(open.is_open() && open.allows("anything"));
+        let deny_only = ToolFilter {
+            allow: vec![],
+            deny: vec!["rm*".into()],
+        };
+        assert!(deny_only.allows("ls") && !deny_only.allows("rmdir"));
+    }
+
+    #[test]
+    fn gateway_settings() {
+        // A config stored before these fields existed reads with their defaults.
+        let old: Settings = serde_json::from_str(r#"{"start_timeout_secs": 5.0}"#).unwrap();
+        assert!(old.exposed && !old.start_on_demand);
+        assert_eq!(old.isolation, Isolation::Shared);
+        let r = create(serde_json::json!({
+            "name": "a", "command": "x", "exposed": false, "start_on_demand": true,
+            "isolation": "per-session", "tools": {"deny": ["rm*"]}
+        }))
+        .unwrap();
+        assert!(!r.settings.exposed && r.settings.start_on_demand);
+        assert_eq!(r.settings.isolation, Isolation::PerSession);
+        assert!(!r.settings.tools.allows("rm"));
+        assert!(
+            create(serde_json::json!({"name": "a", "command": "x", "tools": {"allow": [""]}}))
+                .is_err()
+        );
+        assert!(
+            create(serde_json::json!({"name": "a", "command": "x", "isolation": "none"})).is_err()
+        );
+        let patched = r
+            .patched(
+                serde_json::from_value(serde_json::json!({"exposed": true, "tools": {}})).unwrap(),
+                Utc::now(),
+            )
+            .unwrap();
+        assert!(patched.settings.exposed && patched.settings.tools.is_open());
+        assert!(patched.settings.start_on_demand);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         crate::model::ServerView, crate::model::ServerCreate, crate::model::ServerPatch,
         crate::model::McpInfo, crate::model::McpItem, crate::state::StatusKind,
         crate::state::RestartPolicy, crate::state::BackoffSettings, crate::state::ExitInfo,
+        crate::model::Isolation, crate::model::ToolFilter,
         crate::error::ErrorBody, crate::error::ErrorDetail, crate::actors::bus::Event,
         crate::actors::bus::EventPayload,
         crate::logs::LogEntry, super::logs::LogPage, super::logs::Deleted, super::servers::ToolCall, super::system::SystemInfo,

@@ -639,6 +639,11 @@ export interface components {
             settings: components["schemas"]["EffectiveHealth"];
             status: components["schemas"]["StatusKind"];
         };
+        /**
+         * @description How client sessions of the gateway map onto upstream sessions of a server.
+         * @enum {string}
+         */
+        Isolation: "shared" | "per-session";
         /** @description A stored line, as the API and events show it. */
         LogEntry: {
             /** Format: int64 */
@@ -732,9 +737,12 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /** @description Reachable through the gateway (default true). */
+            exposed?: boolean | null;
             health?: components["schemas"]["HealthSettings"];
             health_endpoint?: string | null;
             image?: string | null;
+            isolation?: components["schemas"]["Isolation"];
             /** Format: int64 */
             memory_mb?: number | null;
             /** @description Unique, URL-safe: letters, digits, `.`, `_`, `-`; at most 64 characters. */
@@ -749,10 +757,13 @@ export interface components {
             };
             /** @description Start the server right after creating it. */
             start?: boolean;
+            /** @description A gateway call to the stopped server starts it (default false). */
+            start_on_demand?: boolean;
             /** Format: double */
             start_timeout_secs?: number | null;
             /** Format: double */
             stop_grace_secs?: number | null;
+            tools?: components["schemas"]["ToolFilter"];
             transport?: components["schemas"]["Transport"];
             type?: components["schemas"]["ServerType"];
             url?: string | null;
@@ -784,9 +795,11 @@ export interface components {
             env?: {
                 [key: string]: string;
             } | null;
+            exposed?: boolean | null;
             health?: null | components["schemas"]["HealthSettings"];
             health_endpoint?: string | null;
             image?: string | null;
+            isolation?: null | components["schemas"]["Isolation"];
             /** Format: int64 */
             memory_mb?: number | null;
             name?: string | null;
@@ -797,10 +810,12 @@ export interface components {
             secret_env?: {
                 [key: string]: string | null;
             } | null;
+            start_on_demand?: boolean | null;
             /** Format: double */
             start_timeout_secs?: number | null;
             /** Format: double */
             stop_grace_secs?: number | null;
+            tools?: null | components["schemas"]["ToolFilter"];
             transport?: null | components["schemas"]["Transport"];
             type?: null | components["schemas"]["ServerType"];
             url?: string | null;
@@ -823,6 +838,8 @@ export interface components {
             env: {
                 [key: string]: string;
             };
+            /** @description Reachable through the gateway (`/mcp/{name}` and `/mcp`). */
+            exposed: boolean;
             /**
              * Format: int64
              * @description Run number, incremented on every start.
@@ -833,6 +850,7 @@ export interface components {
             health_status: string;
             id: string;
             image?: string | null;
+            isolation: components["schemas"]["Isolation"];
             last_error?: string | null;
             last_exit?: null | components["schemas"]["ExitInfo"];
             /** Format: date-time */
@@ -855,6 +873,8 @@ export interface components {
             restart_policy: components["schemas"]["RestartPolicy"];
             /** @description Names of the secret variables. Their values are write-only and never shown. */
             secret_env: string[];
+            /** @description A gateway call to the stopped server starts it. */
+            start_on_demand: boolean;
             /** Format: double */
             start_timeout_secs: number;
             status: components["schemas"]["StatusKind"];
@@ -865,6 +885,7 @@ export interface components {
             status_since?: string | null;
             /** Format: double */
             stop_grace_secs: number;
+            tools: components["schemas"]["ToolFilter"];
             transport: components["schemas"]["Transport"];
             type: components["schemas"]["ServerType"];
             /** Format: date-time */
@@ -972,6 +993,16 @@ export interface components {
             arguments?: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * @description Tool names a server shows through the gateway. Patterns match whole names, `*` standing
+         *     for any run of characters. An empty `allow` allows every tool; `deny` wins over `allow`.
+         */
+        ToolFilter: {
+            /** @default [] */
+            allow?: string[];
+            /** @default [] */
+            deny?: string[];
         };
         /** @enum {string} */
         Transport: "stdio" | "http";
