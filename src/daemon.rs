@@ -139,6 +139,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let gateway = web::Data::from(crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE));
     let gateway_sessions = gateway.clone();
     let server = HttpServer::new(move || {
+        crate::gateway::claim_io_thread();
         App::new()
             .app_data(state.clone())
             .app_data(guard.clone())
@@ -151,7 +152,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     // closing them after actix's default 5 s makes a client's next request race the close.
     .keep_alive(Duration::from_secs(75))
     .shutdown_timeout(5)
-    .workers(2)
+    // One worker: it is also the gateway's IO thread (crate::gateway::spawn_io), so a
+    // gateway call never crosses threads. The handlers only await; one thread serves them.
+    .workers(1)
     .bind(config.bind)
     .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addrs = server.addrs();
@@ -168,13 +171,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
     crate::sdnotify::notify("READY=1");
     wait_for_signal().await;
     crate::sdnotify::notify("STOPPING=1");
-    tracing::info!("shutting down: stopping HTTP");
-    let stop_http = handle.stop(true);
+    tracing::info!("shutting down: no new connections");
+    handle.pause().await;
     // Open GET streams of MCP clients would hold the graceful stop for its whole timeout.
     gateway_sessions.close_all();
     tracing::info!("stopping servers");
+    // Before the HTTP worker stops: it also reads the servers' stdout (gateway::spawn_io),
+    // which must go on until each child has exited.
     let _ = registry.send(ShutdownAll).await;
-    stop_http.await;
+    tracing::info!("stopping HTTP");
+    handle.stop(true).await;
     let _ = server_task.await;
     tracing::info!("flushing logs");
     watcher.abort();

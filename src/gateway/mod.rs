@@ -34,7 +34,7 @@ use crate::model::McpInfo;
 use crate::state::StatusKind;
 use session::Session;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// Sessions a client never deletes end after this long without a request (an open GET
@@ -44,6 +44,43 @@ pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 /// Largest request body on the MCP endpoints (tool arguments, sampling answers with
 /// images).
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// The thread that serves the HTTP connections (the daemon runs one HTTP worker) and, once
+/// it is known, also reads every stdio server's stdout and runs its router: a call's answer
+/// is read from the child, routed and written to its client on one thread, with no wake-up
+/// of another thread in between (each one costs more than the rest of the hop).
+static IO_THREAD: OnceLock<actix_rt::ArbiterHandle> = OnceLock::new();
+
+/// Called by the HTTP worker when it starts: its thread becomes the IO thread.
+pub fn claim_io_thread() {
+    if let Some(arbiter) = actix_rt::Arbiter::try_current() {
+        let _ = IO_THREAD.set(arbiter);
+    }
+}
+
+/// Runs `fut` on the IO thread, or on the caller's runtime when there is none (unit tests,
+/// a worker that has stopped at shutdown). The tasks spawned here end with their pipes.
+pub fn spawn_io<F>(fut: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(arbiter) = IO_THREAD.get() else {
+        tokio::spawn(fut);
+        return;
+    };
+    // A stopped arbiter drops what it is sent; the slot lets the caller take it back.
+    let slot = Arc::new(Mutex::new(Some(fut)));
+    let theirs = slot.clone();
+    let sent = arbiter.spawn(async move {
+        let fut = theirs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(fut) = fut {
+            fut.await;
+        }
+    });
+    if !sent && let Some(fut) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        tokio::spawn(fut);
+    }
+}
 
 /// Where a server stands for the gateway (answered by its ServerActor).
 pub struct Reach {

@@ -141,8 +141,9 @@ impl Upstream {
             next_id: AtomicU64::new(ID_BASE),
             state: Mutex::new(RouterState::default()),
         });
-        tokio::spawn(read_loop(reader, to_client, router.clone()));
-        tokio::spawn(write_loop(router.clone(), from_client, out_rx));
+        // On the IO thread, beside the stdout pump and the HTTP handlers waiting for answers.
+        super::spawn_io(read_loop(reader, to_client, router.clone()));
+        super::spawn_io(write_loop(router.clone(), from_client, out_rx));
         (client_read, client_write, Upstream(router))
     }
 

@@ -400,7 +400,7 @@ impl ServerActor {
         let connect: LocalBoxFuture<'static, Result<McpSession, String>> = match self.rec.transport
         {
             Transport::Stdio => {
-                let from_pump = protocol_channel(stdout, &server_id, &logs);
+                let from_pump = child_protocol_channel(stdout, &server_id, &logs);
                 Box::pin(async move {
                     McpSession::connect_stdio(&server_id, logs, from_pump, stdin).await
                 })
@@ -1278,12 +1278,35 @@ fn protocol_channel<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     // logged. The pump keeps reading even when the session is gone, so the child never
     // blocks on a full pipe. Lines are handed over whole, without a copy.
     let (to_client, from_pump) = crate::gateway::upstream::lines();
-    tokio::spawn(pump_stdout(
+    crate::gateway::spawn_io(pump_stdout(
         stdout,
         to_client,
         server_id.to_string(),
         logs.clone(),
     ));
+    from_pump
+}
+
+/// [`protocol_channel`] for a child process: its stdout pipe is registered anew on the
+/// gateway's IO thread, so that the child's writes wake that thread directly (a pipe
+/// registered here would wake this thread first, which would then wake that one).
+fn child_protocol_channel(
+    stdout: tokio::process::ChildStdout,
+    server_id: &str,
+    logs: &Option<LogSender>,
+) -> crate::gateway::upstream::Lines {
+    let (to_client, from_pump) = crate::gateway::upstream::lines();
+    let (server_id, logs) = (server_id.to_string(), logs.clone());
+    match stdout.into_owned_fd() {
+        Ok(fd) => crate::gateway::spawn_io(async move {
+            match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
+                Ok(pipe) => pump_stdout(pipe, to_client, server_id, logs).await,
+                // Dropping `to_client` ends the session: the start fails and says so.
+                Err(e) => tracing::error!(server = %server_id, "cannot read the child's stdout: {e}"),
+            }
+        }),
+        Err(e) => tracing::error!(server = %server_id, "cannot read the child's stdout: {e}"),
+    }
     from_pump
 }
 
