@@ -43,15 +43,12 @@ import collections
 import datetime
 import http.client
 import json
-import math
 import os
 import random
 import re
 import shutil
-import signal
 import socket
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -60,6 +57,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import core  # noqa: E402  (bench/core.py: Daemon, Api, WebSocket, EventWatcher, /proc helpers)
 from core import BenchError, ms, now  # noqa: E402
+from common import NS, dist, f1, parse_ns, pct  # noqa: E402
+import common  # noqa: E402  (bench/common.py: helpers shared by the bench scripts)
 
 ROOT = core.ROOT
 FIXTURE = core.FIXTURE
@@ -71,37 +70,10 @@ TARGET_CPU_PERCENT = 10.0
 
 CHECK_EVERY_S = 30  # the synthetic history: one check every 30 s per server
 RETENTION_DAYS = 30  # the daemon's default --health-retention-days (pruned at start, then hourly)
-NS = 1_000_000_000
 
 
 def log(msg: str) -> None:
     print(f"[health] {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100): the ceil(q/100 · n)-th smallest value."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s), max(1, math.ceil(q / 100.0 * len(s)))) - 1]
-
-
-def dist(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    return {"n": len(values), "p50": statistics.median(values), "p95": pct(values, 95), "p99": pct(values, 99),
-            "max": max(values), "min": min(values), "mean": statistics.fmean(values)}
-
-
-def parse_ns(ts: str) -> int:
-    """An RFC 3339 UTC timestamp from the daemon (`…T04:02:01.329051234Z`) as integer
-    nanoseconds since the epoch, exactly."""
-    m = re.match(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|\+00:00)?$", ts)
-    if not m:
-        raise BenchError(f"unexpected timestamp {ts!r}")
-    base = datetime.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}+00:00")
-    frac = (m.group(3) or "").ljust(9, "0")
-    return int(base.timestamp()) * NS + int(frac or 0)
 
 
 def db_text(t_ns: int) -> str:
@@ -237,23 +209,6 @@ def start_daemon(binary: Path, tmp: Path, timeout: float, run: int) -> core.Daem
     return core.Daemon(binary, tmp, timeout)
 
 
-def stop_daemon(daemon: core.Daemon, what: str) -> dict:
-    took, code = daemon.stop()
-    left = core.marked_processes(daemon.instance_id)
-    out = {"code": code, "sigterm_to_exit_ms": None if took is None else ms(took), "left_after_exit": len(left),
-           "log": daemon.log_counts(), "first_problems": daemon.log_problems()}
-    log(f"{what}: daemon exited with code {code}, "
-        f"{'n/a' if took is None else f'{ms(took):.0f} ms'} after SIGTERM; marked processes left: {len(left)}")
-    for p in left:  # they carry this run's instance id: ours to kill, after reporting them
-        log(f"killing left-over pid {p} ({core.proc_state(p)}): {core.cmdline(p)}")
-        out.setdefault("left", []).append({"pid": p, "cmdline": core.cmdline(p)})
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-    return out
-
-
 # --------------------------------------------------------------------------- part 1: history
 
 
@@ -382,7 +337,7 @@ def history_part(args, binary: Path, tmp: Path) -> dict:
     finally:
         watcher.close()
         api.close()
-        out["first_daemon"] = stop_daemon(daemon, "history, first daemon")
+        out["first_daemon"] = common.stop_daemon(daemon, "history, first daemon", log)
     db = daemon.data_dir / "mcp-manager.db"
     out["format"] = check_format(db, probe["id"], probe_events)
     log(f"timestamp format checked on {out['format']['rows']} rows the daemon wrote "
@@ -413,7 +368,7 @@ def history_part(args, binary: Path, tmp: Path) -> dict:
         except BenchError as e:
             raise BenchError(f"{e}\n  daemon stderr:{daemon.log_tail(20)}") from e
         finally:
-            exit_info = stop_daemon(daemon, f"history, round {rnd}")
+            exit_info = common.stop_daemon(daemon, f"history, round {rnd}", log)
         res["daemon_exit"] = exit_info
         res["plans"] = plans
         res["stat1_during"] = out["stats"]["after_insert"] if rnd == 1 else out["stats"]["after_round_1"]
@@ -619,15 +574,11 @@ def probes_part(args, binary: Path, tmp: Path) -> dict:
     finally:
         watcher.close()
         api.close()
-        out["daemon_exit"] = stop_daemon(daemon, "probes")
+        out["daemon_exit"] = common.stop_daemon(daemon, "probes", log)
     return out
 
 
 # --------------------------------------------------------------------------- report
-
-
-def f1(v, unit=" ms", digits=1) -> str:
-    return "–" if v is None else f"{v:.{digits}f}{unit}"
 
 
 def report(result: dict) -> str:

@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import http.client
 import json
-import math
 import os
 import random
 import re
@@ -60,11 +58,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import core  # noqa: E402  (bench/core.py: Daemon, Api, WebSocket, /proc helpers)
 from core import BenchError, ms, now  # noqa: E402
+from common import CACHE, NS, PEER_BENCH, dist, f1, num, parse_ns, pct  # noqa: E402
+import common  # noqa: E402  (bench/common.py: helpers shared by the bench scripts)
 
 ROOT = core.ROOT
 PARTS = ("ingest", "search", "follow")
-PEER_BENCH = ROOT.parent / "shared" / "bench"  # the peer benchmark, read-only (mcpload's source)
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mcp-manager-bench"
 
 TARGET_LINES_PER_S = 300_000
 TARGET_SEARCHABLE_S = 1.0
@@ -72,7 +70,6 @@ TARGET_SEARCH_P50_MS = 20.0
 TARGET_FOLLOW_P99_MS = 50.0
 
 BLOCK = 65536  # the `block` producer's burst size, as in the peer benchmark
-NS = 1_000_000_000
 DROPPED = re.compile(r"^(\d+) log lines were dropped")
 REQUEST_ID = re.compile(rb"request_id=(\d+) ")
 
@@ -147,45 +144,12 @@ def log(msg: str) -> None:
     print(f"[logs] {msg}", file=sys.stderr, flush=True)
 
 
-def num(x, digits=0) -> str:
-    """1234567.8 → '1 234 568' (the docs' thousands separator)."""
-    return "–" if x is None else f"{x:,.{digits}f}".replace(",", " ")
-
-
-def f1(v, unit=" ms", digits=1) -> str:
-    return "–" if v is None else f"{v:.{digits}f}{unit}"
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s), max(1, math.ceil(q / 100.0 * len(s)))) - 1]
-
-
-def dist(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    return {"n": len(values), "p50": statistics.median(values), "p95": pct(values, 95), "p99": pct(values, 99),
-            "max": max(values), "min": min(values), "mean": statistics.fmean(values)}
-
-
 def proc_cpu_s(pid: int) -> float:
     """utime + stime of one process (all its threads, not its children), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         data = f.read()
     rest = data[data.rindex(")") + 2:].split()
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def parse_ns(ts: str) -> int:
-    """An RFC 3339 UTC timestamp from the daemon (`…T06:41:19.062854783Z`) as exact ns."""
-    m = re.match(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|\+00:00)$", ts)
-    if not m:
-        raise BenchError(f"unexpected timestamp {ts!r}")
-    base = datetime.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}+00:00")
-    return int(base.timestamp()) * NS + int((m.group(3) or "").ljust(9, "0") or 0)
 
 
 def read_stamp(path: Path, timeout: float) -> tuple[int, int]:
@@ -205,38 +169,6 @@ def read_stamp(path: Path, timeout: float) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- mcpload
-
-
-def ensure_mcpload(args) -> tuple[Path, str]:
-    """The mcpload binary: --mcpload, or built once from a copy of the peer benchmark's
-    source into CACHE/mcpload-<hash of the source>."""
-    if args.mcpload:
-        path = Path(args.mcpload).resolve()
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise BenchError(f"--mcpload {path}: not an executable file")
-        return path, f"{path} (given)"
-    src = Path(args.peer_bench) / "mcpload"
-    files = [src / "Cargo.toml", src / "Cargo.lock", src / "src" / "main.rs"]
-    if not all(f.is_file() for f in files):
-        raise BenchError(f"mcpload source not found under {src}; pass --peer-bench DIR or --mcpload PATH")
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
-    home = CACHE / f"mcpload-{digest}"
-    binary = home / "target" / "release" / "mcpload"
-    if not binary.is_file():
-        cargo = shutil.which("cargo")
-        if cargo is None:
-            raise BenchError("cargo is not on PATH (needed once to build mcpload); or pass --mcpload PATH")
-        copy = home / "src"
-        shutil.rmtree(copy, ignore_errors=True)
-        (copy / "src").mkdir(parents=True)
-        for f in files:
-            shutil.copy(f, copy / f.relative_to(src))
-        log(f"building mcpload from {src} into {home} (once)")
-        r = subprocess.run([cargo, "build", "--release", "--offline", "--manifest-path", str(copy / "Cargo.toml"),
-                            "--target-dir", str(home / "target")], capture_output=True, text=True, timeout=600)
-        if r.returncode != 0 or not binary.is_file():
-            raise BenchError(f"building mcpload failed:\n{r.stderr[-2000:]}")
-    return binary, f"{binary} (built from {src}, source sha256 {digest})"
 
 
 # --------------------------------------------------------------------------- daemon helpers
@@ -324,21 +256,6 @@ def stream_export(port: int, name: str, timeout: float, **params):
 
 def system_lines(port: int, name: str, timeout: float) -> list[dict]:
     return [json.loads(line) for line in stream_export(port, name, timeout, source="system")]
-
-
-def stop_daemon(daemon: core.Daemon, what: str) -> dict:
-    took, code = daemon.stop()
-    left = core.marked_processes(daemon.instance_id)
-    out = {"code": code, "sigterm_to_exit_ms": None if took is None else ms(took), "left_after_exit": len(left),
-           "log": daemon.log_counts(), "first_problems": daemon.log_problems()}
-    for p in left:  # they carry this daemon's instance id: ours to kill, after reporting them
-        log(f"{what}: killing left-over pid {p} ({core.proc_state(p)}): {core.cmdline(p)}")
-        out.setdefault("left", []).append({"pid": p, "cmdline": core.cmdline(p)})
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-    return out
 
 
 def ours_left(tmp: Path) -> list[int]:
@@ -490,7 +407,7 @@ def ingest_daemon(binary: Path, mcpload: Path, L: int, mode: str, d: Path, ref: 
     finally:
         client.close()
         api.close()
-        rec["daemon_exit"] = stop_daemon(daemon, f"ingest[{mode}]")
+        rec["daemon_exit"] = common.stop_daemon(daemon, f"ingest[{mode}]", log)
         if not args.keep:
             shutil.rmtree(d / "data", ignore_errors=True)
     return rec
@@ -793,7 +710,7 @@ def search_part(args, binary: Path, mcpload: Path, tmp: Path) -> dict:
     finally:
         client.close()
         api.close()
-        out["daemon_exit"] = stop_daemon(daemon, "search")
+        out["daemon_exit"] = common.stop_daemon(daemon, "search", log)
         if not args.keep:
             shutil.rmtree(d / "data", ignore_errors=True)
     return out
@@ -903,7 +820,7 @@ def follow_part(args, binary: Path, tmp: Path) -> dict:
         if ws is not None:
             ws.close()
         api.close()
-        out["daemon_exit"] = stop_daemon(daemon, "follow")
+        out["daemon_exit"] = common.stop_daemon(daemon, "follow", log)
         if not args.keep:
             shutil.rmtree(d / "data", ignore_errors=True)
     return out
@@ -1111,7 +1028,7 @@ def main() -> int:
     code = 0
     result["errors"] = {}
     try:
-        mcpload, result["mcpload"] = ensure_mcpload(args)
+        mcpload, result["mcpload"] = common.ensure_mcpload(args.mcpload, args.peer_bench, log)
         # Every daemon of the run starts from this copy: a rebuild of target/release during
         # the run cannot mix two builds.
         copy = tmp / "mcp-manager"
