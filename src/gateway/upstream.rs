@@ -14,6 +14,11 @@
 //!                                  └── gateway (requests with ids of our own)
 //! ```
 //!
+//! The pump, the reader and the writer task run on the gateway's IO thread (the HTTP
+//! worker, [`super::spawn_io`]), so an answer reaches its waiting HTTP handler without a
+//! wake-up of another thread. They end when the child's stdout closes (reader) and when
+//! the manager's client closes its side (writer, which then closes the child's stdin).
+//!
 //! The manager's client numbers its requests from 0; the gateway numbers its own from
 //! [`ID_BASE`] up, so a response tells by its id alone whose it is, and a gateway request
 //! id is never a client's id: each downstream request gets a fresh upstream id, and its

@@ -1302,7 +1302,9 @@ fn child_protocol_channel(
             match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
                 Ok(pipe) => pump_stdout(pipe, to_client, server_id, logs).await,
                 // Dropping `to_client` ends the session: the start fails and says so.
-                Err(e) => tracing::error!(server = %server_id, "cannot read the child's stdout: {e}"),
+                Err(e) => {
+                    tracing::error!(server = %server_id, "cannot read the child's stdout: {e}")
+                }
             }
         }),
         Err(e) => tracing::error!(server = %server_id, "cannot read the child's stdout: {e}"),
