@@ -66,7 +66,19 @@ async fn an_unexposed_server_answers_404_until_it_is_exposed_again() {
 
     // Hidden again while the session is open: every method of the session answers 404
     // (ping included, which never goes upstream), and the session is over.
+    // An open GET stream closes as soon as the server is hidden.
+    let stream = c
+        .http
+        .get(&c.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", c.session.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(stream.status().as_u16(), 200);
     patch(&d, "hidden", json!({"exposed": false})).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.bytes()).await;
+    assert!(closed.is_ok(), "the GET stream stayed open");
     let a = c.call(2, "ping", json!({})).await;
     assert_eq!(a.status, 404);
     assert_eq!(a.messages[0]["id"], 2);
