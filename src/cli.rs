@@ -173,7 +173,9 @@ Examples:
   GITHUB_TOKEN=... mcp-manager server add gh --secret-env GITHUB_TOKEN -- github-mcp-server stdio
   mcp-manager server add fetch --type container --image mcp/fetch --memory-mb 256 --start
   mcp-manager server add web --type container --image my/mcp --transport http --port 8080 \\
-      --publish 18080:8080 --cpus 0.5 -- --verbose")]
+      --publish 18080:8080 --cpus 0.5 -- --verbose
+  mcp-manager server add fs --start-on-demand --deny-tool 'write_*' --deny-tool move_file \\
+      -- npx -y @modelcontextprotocol/server-filesystem /srv")]
 pub struct AddOptions {
     /// Unique server name (letters, digits, `.`, `_`, `-`)
     pub name: String,
@@ -247,6 +249,24 @@ pub struct AddOptions {
     /// Start the server right after adding it
     #[arg(long)]
     pub start: bool,
+    /// Gateway: keep the server off `/mcp/{name}` and `/mcp` (they answer 404)
+    #[arg(long)]
+    pub no_expose: bool,
+    /// Gateway: a client's call to the stopped server starts it and waits for `running`
+    #[arg(long)]
+    pub start_on_demand: bool,
+    /// Gateway: show clients only the tools matching PATTERN (repeatable; `*` matches any
+    /// run of characters) [default: every tool]
+    #[arg(long = "allow-tool", value_name = "PATTERN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub allow_tool: Vec<String>,
+    /// Gateway: hide the tools matching PATTERN from clients (repeatable; wins over
+    /// `--allow-tool`)
+    #[arg(long = "deny-tool", value_name = "PATTERN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub deny_tool: Vec<String>,
+    /// Gateway: share one upstream session among clients, or run one per client session
+    /// [default: shared]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub isolation: Option<IsolationArg>,
     /// The command and its arguments, after `--` (for a container: optional, the arguments
     /// to the image)
     #[arg(last = true, value_name = "COMMAND")]
@@ -466,6 +486,23 @@ pub enum RestartPolicyArg {
     OnFailure,
     /// Restart whenever it exits
     Always,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsolationArg {
+    /// Every client session shares the server's one upstream session
+    Shared,
+    /// Each client session gets its own upstream process
+    PerSession,
+}
+
+impl IsolationArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            IsolationArg::Shared => "shared",
+            IsolationArg::PerSession => "per-session",
+        }
+    }
 }
 
 impl RestartPolicyArg {
@@ -885,6 +922,21 @@ fn add_body(add: &AddArgs) -> Result<Value, Failure> {
     }
     if let Some(cpus) = add.cpus {
         body.insert("cpus".into(), cpus.into());
+    }
+    if add.no_expose {
+        body.insert("exposed".into(), false.into());
+    }
+    if add.start_on_demand {
+        body.insert("start_on_demand".into(), true.into());
+    }
+    if !add.allow_tool.is_empty() || !add.deny_tool.is_empty() {
+        body.insert(
+            "tools".into(),
+            serde_json::json!({"allow": add.allow_tool, "deny": add.deny_tool}),
+        );
+    }
+    if let Some(isolation) = add.isolation {
+        body.insert("isolation".into(), isolation.as_str().into());
     }
     if add.start {
         body.insert("start".into(), true.into());
@@ -1382,6 +1434,39 @@ fn describe_exit(exit: &Value) -> Option<String> {
     Some(format!("exited{at}"))
 }
 
+/// How clients reach the server through the gateway: exposed or not, on demand,
+/// isolation, and the tool filter (one line each for allow and deny).
+fn gateway_line(server: &Value) -> String {
+    let flag =
+        |key: &str, default: bool| server.get(key).and_then(Value::as_bool).unwrap_or(default);
+    let mut parts = vec![if flag("exposed", true) {
+        "exposed".to_string()
+    } else {
+        "not exposed".to_string()
+    }];
+    if flag("start_on_demand", false) {
+        parts.push("starts on demand".into());
+    }
+    if let Some(isolation) = server.get("isolation").and_then(Value::as_str) {
+        parts.push(format!("isolation {}", printable(isolation, false)));
+    }
+    let mut out = parts.join(", ");
+    for which in ["allow", "deny"] {
+        let patterns: Vec<String> = server
+            .pointer(&format!("/tools/{which}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|p| printable(p, false))
+            .collect();
+        if !patterns.is_empty() {
+            out.push_str(&format!("\n{which} tools: {}", patterns.join(" ")));
+        }
+    }
+    out
+}
+
 /// The `show` details: one `key: value` line per item, continuation lines indented.
 fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
     let mut lines: Vec<(&str, String)> = Vec::new();
@@ -1475,6 +1560,7 @@ fn render_show(server: &Value, now: DateTime<Utc>, color: bool) -> String {
         "desired state",
         printable(str_field(server, "desired_state"), false),
     ));
+    lines.push(("gateway", gateway_line(server)));
 
     let status = str_field(server, "status");
     let mut status_line = paint(&printable(status, false), status, color);
@@ -2957,6 +3043,67 @@ mod tests {
         assert_eq!(
             body,
             json!({"name": "time", "command": "cmd", "args": ["--flag", "; touch /tmp/x"]})
+        );
+    }
+
+    #[test]
+    fn add_with_gateway_options() {
+        let add = add_args(&[
+            "add",
+            "fs",
+            "--no-expose",
+            "--start-on-demand",
+            "--allow-tool",
+            "read_*",
+            "--allow-tool",
+            "list_directory",
+            "--deny-tool",
+            "read_secret*",
+            "--isolation",
+            "per-session",
+            "--",
+            "fs-server",
+        ]);
+        let body = add_body(&add).expect("body");
+        assert_eq!(
+            body,
+            json!({
+                "name": "fs", "command": "fs-server", "exposed": false, "start_on_demand": true,
+                "tools": {"allow": ["read_*", "list_directory"], "deny": ["read_secret*"]},
+                "isolation": "per-session",
+            })
+        );
+        // Only a deny list: the allow list stays empty (every other tool allowed).
+        let body = add_body(&add_args(&["add", "a", "--deny-tool", "rm*", "--", "x"])).unwrap();
+        assert_eq!(body["tools"], json!({"allow": [], "deny": ["rm*"]}));
+        assert!(body.get("exposed").is_none() && body.get("isolation").is_none());
+        for bad in [
+            &["add", "a", "--isolation", "none", "--", "x"][..],
+            &["add", "a", "--allow-tool", "", "--", "x"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn show_gateway_options() {
+        let now = Utc::now();
+        let base = json!({"name": "a", "status": "stopped"});
+        let text = render_show(&base, now, false);
+        assert!(text.contains("gateway:        exposed\n"), "{text}");
+        let server = json!({
+            "name": "fs", "status": "stopped", "exposed": false, "start_on_demand": true,
+            "isolation": "per-session",
+            "tools": {"allow": ["read_*", "list"], "deny": ["read_secret*"]},
+        });
+        let text = render_show(&server, now, false);
+        assert!(
+            text.contains(
+                "gateway:        not exposed, starts on demand, isolation per-session\n\
+                 \x20               allow tools: read_* list\n\
+                 \x20               deny tools: read_secret*\n"
+            ),
+            "{text}"
         );
     }
 

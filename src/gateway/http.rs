@@ -11,14 +11,23 @@
 //!   no request of the session is in flight, server→client requests).
 //! - `DELETE`: ends the session.
 //!
-//! A server that is not running answers at once with a JSON-RPC error naming its state.
+//! A server that is not running answers at once with a JSON-RPC error naming its state,
+//! unless its `start_on_demand` option is set: then a call to it while it is stopped starts
+//! it, and a call while it is stopped, starting or in backoff waits for `running` (bounded
+//! by its start timeout, woken by the actor's status channel, not by polling).
+//!
+//! Per-server options apply on every request: an unexposed server answers 404 to every
+//! method (and its sessions end); a tool filter hides tools from `tools/list` (the answer's
+//! `tools` array is rewritten, the rest of the bytes left as the server sent them) and
+//! refuses a `tools/call` of a hidden tool before it reaches the server.
 
 use super::jsonrpc::{self, Envelope, Kind};
 use super::session::{Frame, Session, level_name, level_rank};
 use super::{Gateway, Reach, Upstream};
 use crate::actors::registry::Lookup;
-use crate::actors::server::GetUpstream;
+use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
+use crate::model::ToolFilter;
 use crate::state::StatusKind;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -33,6 +42,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Methods whose answer the tool filter rewrites.
+const TOOLS_LIST: &str = "tools/list";
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -101,35 +113,111 @@ fn unavailable(reach: &Reach) -> ErrorData {
     }
 }
 
-/// Asks the registry and the server's actor where the server stands.
-async fn reach(app: &AppState, name: &str) -> Result<Reach, ErrorData> {
-    let internal = |e: String| ErrorData {
+fn internal(e: impl ToString) -> ErrorData {
+    ErrorData {
         code: ErrorCode::INTERNAL_ERROR,
-        message: e.into(),
+        message: e.to_string().into(),
         data: None,
-    };
-    let addr = match app.registry.send(Lookup(name.to_string())).await {
-        Ok(Ok(addr)) => addr,
-        Ok(Err(_)) => {
-            return Err(ErrorData {
-                code: ErrorCode::INVALID_PARAMS,
-                message: format!("no server named {name}").into(),
-                data: None,
-            });
-        }
-        Err(e) => return Err(internal(e.to_string())),
-    };
-    addr.send(GetUpstream)
-        .await
-        .map_err(|e| internal(e.to_string()))
+    }
 }
 
-/// The session's upstream, found again after a restart of the server.
+/// What a client gets from a server that is not exposed: what it would get for one that
+/// does not exist (404), saying why. A 404 on a request that carried a session id tells
+/// the client its session is gone; it is.
+fn not_exposed(id: Option<&str>, name: &str) -> HttpResponse {
+    rpc_error(
+        StatusCode::NOT_FOUND,
+        id,
+        ErrorCode::INVALID_PARAMS,
+        format!("server {name} is not exposed through the gateway"),
+    )
+}
+
+/// Whether the session's server is exposed now; ends the session when it is not.
+fn exposed(gw: &Gateway, session: &Session) -> bool {
+    let exposed = session.policy().is_none_or(|p| p.exposed);
+    if !exposed {
+        gw.remove(&session.id);
+    }
+    exposed
+}
+
+/// The server's actor, by name.
+async fn actor(app: &AppState, name: &str) -> Result<actix::Addr<ServerActor>, ErrorData> {
+    match app.registry.send(Lookup(name.to_string())).await {
+        Ok(Ok(addr)) => Ok(addr),
+        Ok(Err(_)) => Err(ErrorData {
+            code: ErrorCode::INVALID_PARAMS,
+            message: format!("no server named {name}").into(),
+            data: None,
+        }),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Asks the registry and the server's actor where the server stands.
+async fn reach(app: &AppState, name: &str) -> Result<Reach, ErrorData> {
+    actor(app, name)
+        .await?
+        .send(GetUpstream)
+        .await
+        .map_err(internal)
+}
+
+/// With `start_on_demand`, a server that is stopped is started, and one that is stopped,
+/// starting or in backoff is waited for until it runs (at most its start timeout); any
+/// other server, or one without the option, is returned as it stands. A failed server
+/// stays failed: its error is the answer.
+async fn wake(app: &AppState, name: &str, reach: Reach) -> Result<Reach, ErrorData> {
+    let policy = reach.policy.borrow().clone();
+    let waits = matches!(
+        reach.status,
+        StatusKind::Stopped | StatusKind::Starting | StatusKind::Backoff
+    );
+    if !policy.start_on_demand || !waits {
+        return Ok(reach);
+    }
+    let addr = actor(app, name).await?;
+    if reach.status == StatusKind::Stopped {
+        match addr.send(StartOnDemand).await {
+            Ok(Ok(())) => {}
+            // The start failed before anything ran (a missing command): the server is
+            // now `failed`, which the answer below names.
+            Ok(Err(e)) => tracing::debug!(server = %name, error = %e, "start on demand"),
+            Err(e) => return Err(internal(e)),
+        }
+    }
+    let mut changes = reach.status_changes.clone();
+    let settled = changes.wait_for(|s| !matches!(s, StatusKind::Starting | StatusKind::Backoff));
+    let outcome = tokio::time::timeout(policy.start_timeout, settled)
+        .await
+        .map(|r| r.is_ok());
+    match outcome {
+        Ok(true) => {}
+        Ok(false) => return Err(internal(format!("server {name} was deleted"))),
+        Err(_) => {
+            let now = *changes.borrow();
+            return Err(ErrorData {
+                code: jsonrpc::SERVER_ERROR,
+                message: format!(
+                    "server {name} did not become running within its start timeout ({:?}); it is {now}",
+                    policy.start_timeout
+                )
+                .into(),
+                data: Some(serde_json::json!({ "status": now })),
+            });
+        }
+    }
+    addr.send(GetUpstream).await.map_err(internal)
+}
+
+/// The session's upstream, found again after a restart of the server (or started now, when
+/// its options say so).
 async fn upstream_of(app: &AppState, session: &Arc<Session>) -> Result<Upstream, ErrorData> {
     if let Some(up) = session.upstream() {
         return Ok(up);
     }
-    let reach = reach(app, &session.server).await?;
+    let reach = wake(app, &session.server, reach(app, &session.server).await?).await?;
     let up = reach.upstream.clone().ok_or_else(|| unavailable(&reach))?;
     adopt(session, &up);
     Ok(up)
@@ -202,6 +290,13 @@ pub async fn post(
             "session not found (it ended or expired): initialize again",
         );
     };
+    if !exposed(&gw, &session) {
+        let id = match env.kind() {
+            Kind::Request { id, .. } => Some(id.get()),
+            _ => None,
+        };
+        return not_exposed(id, &name);
+    }
     session.touch();
     match env.kind() {
         Kind::Request { id, method } => request(&app, &gw, &session, id.get(), method, &env).await,
@@ -241,6 +336,15 @@ async fn initialize(
         Ok(r) => r,
         Err(e) => return json(StatusCode::NOT_FOUND, jsonrpc::error_data(Some(id), &e)),
     };
+    if !reach.policy.borrow().exposed {
+        return not_exposed(Some(id), name);
+    }
+    // A client connecting means to use the server: start it now rather than at its
+    // first call (and a server that never ran has no handshake to answer from yet).
+    let reach = match wake(app, name, reach).await {
+        Ok(r) => r,
+        Err(e) => return json(StatusCode::OK, jsonrpc::error_data(Some(id), &e)),
+    };
     // A server that is not running yet (or any more) can still be connected to when its
     // last handshake is known; its calls then answer with its state.
     let Some(info) = reach
@@ -279,7 +383,8 @@ async fn initialize(
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let session = Arc::new(
         Session::new(sid.clone(), name.to_string(), version.to_string(), &caps)
-            .with_client_info(client_info),
+            .with_client_info(client_info)
+            .with_policy(reach.policy.clone()),
     );
     if let Some(up) = &reach.upstream {
         adopt(&session, up);
@@ -302,6 +407,27 @@ async fn request(
     let ok = |result: &str| json(StatusCode::OK, jsonrpc::result(id, result));
     if method == jsonrpc::PING {
         return ok("{}");
+    }
+    // The filter in force now; `None` when it lets everything through, so the common
+    // case neither looks at tool names nor rewrites lists.
+    let filter = session.policy().filter(|p| !p.tools.is_open());
+    if method == jsonrpc::TOOLS_CALL
+        && let Some(p) = &filter
+    {
+        let tool = super::metrics::tool_name(env.params_str());
+        if !tool.as_deref().is_some_and(|t| p.tools.allows(t)) {
+            return json(
+                StatusCode::OK,
+                jsonrpc::error(
+                    Some(id),
+                    ErrorCode::INVALID_PARAMS,
+                    format!(
+                        "tool {} is not available through the gateway",
+                        tool.as_deref().unwrap_or("(unnamed)")
+                    ),
+                ),
+            );
+        }
     }
     let up = match upstream_of(app, session).await {
         Ok(up) => up,
@@ -372,16 +498,26 @@ async fn request(
             ),
         );
     };
-    respond(rx, id).await
+    let hide = filter.filter(|_| method == TOOLS_LIST);
+    respond(rx, id, hide).await
 }
 
-/// The answer alone as JSON, or an SSE stream when something comes before it.
-async fn respond(mut rx: mpsc::UnboundedReceiver<Frame>, id: &str) -> HttpResponse {
-    match rx.recv().await {
+/// The answer alone as JSON, or an SSE stream when something comes before it. With a
+/// policy, the answer is a `tools/list` result to filter.
+async fn respond(
+    mut rx: mpsc::UnboundedReceiver<Frame>,
+    id: &str,
+    hide: Option<Arc<super::Policy>>,
+) -> HttpResponse {
+    let filtered = move |frame: Frame| match (frame, &hide) {
+        (Frame::Final(b), Some(p)) => Frame::Final(filter_tools(b, &p.tools)),
+        (frame, _) => frame,
+    };
+    match rx.recv().await.map(&filtered) {
         Some(Frame::Final(b)) => json(StatusCode::OK, b),
         Some(Frame::Event(first)) => sse(
             Some(first),
-            futures::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+            futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|f| f.map(&filtered))),
         ),
         None => json(
             StatusCode::OK,
@@ -442,6 +578,64 @@ where
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
         .streaming(stream)
+}
+
+/// A `tools/list` answer without the tools `filter` hides. Only the `tools` array is
+/// rebuilt (from the server's own bytes for each tool kept); the rest of the message is
+/// left as it came. An answer that is not a list of tools (an error) passes unchanged.
+fn filter_tools(msg: Bytes, filter: &ToolFilter) -> Bytes {
+    #[derive(serde::Deserialize)]
+    struct Msg<'a> {
+        #[serde(borrow)]
+        result: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct List<'a> {
+        #[serde(borrow)]
+        tools: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Tool<'a> {
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+    }
+    let Some(tools) = serde_json::from_slice::<Msg<'_>>(&msg)
+        .ok()
+        .and_then(|m| m.result)
+        .and_then(|r| serde_json::from_str::<List<'_>>(r.get()).ok())
+        .and_then(|l| l.tools)
+    else {
+        return msg;
+    };
+    let Ok(all) = serde_json::from_str::<Vec<&RawValue>>(tools.get()) else {
+        return msg;
+    };
+    let kept: Vec<&RawValue> = all
+        .iter()
+        .copied()
+        .filter(|t| serde_json::from_str::<Tool<'_>>(t.get()).is_ok_and(|t| filter.allows(&t.name)))
+        .collect();
+    if kept.len() == all.len() {
+        return msg;
+    }
+    // The borrowed raw value is a slice of `msg`: its place there is where it starts.
+    let start = (tools.get().as_ptr() as usize).wrapping_sub(msg.as_ptr() as usize);
+    let end = start + tools.get().len();
+    if end > msg.len() {
+        return msg;
+    }
+    let mut b = BytesMut::with_capacity(msg.len());
+    b.put_slice(&msg[..start]);
+    b.put_u8(b'[');
+    for (i, t) in kept.iter().enumerate() {
+        if i > 0 {
+            b.put_u8(b',');
+        }
+        b.put_slice(t.get().as_bytes());
+    }
+    b.put_u8(b']');
+    b.put_slice(&msg[end..]);
+    b.freeze()
 }
 
 /// The client answers a request the server sent it through us.
@@ -516,9 +710,21 @@ pub async fn get(
         Ok(s) => s,
         Err(r) => return *r,
     };
+    if !exposed(&gw, &session) {
+        return not_exposed(None, &name);
+    }
     session.touch();
     let mut rx = session.open_stream();
-    sse(None, futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    // The stream ends when the server stops being exposed; the client's next request
+    // then gets the 404 that ends its session.
+    let Some(mut policy) = session.policy_changes() else {
+        return sse(None, stream);
+    };
+    let hidden = Box::pin(async move {
+        let _ = policy.wait_for(|p| !p.exposed).await;
+    });
+    sse(None, futures::StreamExt::take_until(stream, hidden))
 }
 
 pub async fn delete(
@@ -529,8 +735,53 @@ pub async fn delete(
     match session_of(&req, &name, &gw) {
         Ok(s) => {
             gw.remove(&s.id);
-            HttpResponse::Ok().finish()
+            if s.policy().is_none_or(|p| p.exposed) {
+                HttpResponse::Ok().finish()
+            } else {
+                not_exposed(None, &name)
+            }
         }
         Err(r) => *r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(allow: &[&str], deny: &[&str]) -> ToolFilter {
+        ToolFilter {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn tools_list_answers_lose_only_the_hidden_tools() {
+        let msg = Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"get_a","inputSchema":{"type":"object"}}, {"name":"rm\u0046","x":[1,2]},{"name":"get_b"}],"nextCursor":"c2"}}"#,
+        );
+        let out = filter_tools(msg.clone(), &filter(&[], &["rm*"]));
+        assert_eq!(
+            &out[..],
+            br#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"get_a","inputSchema":{"type":"object"}},{"name":"get_b"}],"nextCursor":"c2"}}"#
+        );
+        let out = filter_tools(msg.clone(), &filter(&["get_b"], &[]));
+        assert_eq!(
+            &out[..],
+            br#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"get_b"}],"nextCursor":"c2"}}"#
+        );
+        // Nothing hidden: the very same bytes.
+        let same = filter_tools(msg.clone(), &filter(&["*"], &[]));
+        assert_eq!(same.as_ptr(), msg.as_ptr());
+        // Errors and other shapes pass unchanged.
+        for other in [
+            &br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}"#[..],
+            br#"{"jsonrpc":"2.0","id":1,"result":{"tools":"not a list"}}"#,
+            br#"not json"#,
+        ] {
+            let b = Bytes::copy_from_slice(other);
+            assert_eq!(filter_tools(b.clone(), &filter(&[], &["*"])), b);
+        }
     }
 }

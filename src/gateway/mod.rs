@@ -20,6 +20,11 @@
 //! downstream client session), [`http`] (the endpoint), [`metrics`] (calls, errors and
 //! latency per server and tool, recorded by the router). Host/Origin checks and the bearer token come from
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
+//!
+//! Per-server options ([`Policy`]: exposed, tool allow/deny, start on demand) are read on
+//! every request from a watch channel the ServerActor updates when its definition changes,
+//! so a PATCH applies to the next request without a restart and without a mailbox hop on
+//! the hot path.
 
 pub mod http;
 pub mod http_upstream;
@@ -30,12 +35,13 @@ pub mod upstream;
 
 pub use upstream::Upstream;
 
-use crate::model::McpInfo;
+use crate::model::{McpInfo, Settings, ToolFilter};
 use crate::state::StatusKind;
 use session::Session;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Sessions a client never deletes end after this long without a request (an open GET
 /// stream keeps a session alive).
@@ -90,6 +96,35 @@ pub struct Reach {
     pub upstream: Option<Upstream>,
     /// What the last handshake recorded.
     pub info: Option<McpInfo>,
+    /// The server's gateway options, current at every read.
+    pub policy: watch::Receiver<Arc<Policy>>,
+    /// The server's status as it changes (for a caller waiting for `running`).
+    pub status_changes: watch::Receiver<StatusKind>,
+}
+
+/// What a server's settings say about its gateway endpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Clients reach the server at all (else its endpoint answers 404).
+    pub exposed: bool,
+    /// A call to the stopped server starts it and waits for `running`.
+    pub start_on_demand: bool,
+    /// How long such a call waits: the server's start timeout.
+    pub start_timeout: Duration,
+    /// The tools clients see and may call.
+    pub tools: ToolFilter,
+}
+
+impl Policy {
+    pub fn of(s: &Settings) -> Policy {
+        Policy {
+            exposed: s.exposed,
+            start_on_demand: s.start_on_demand,
+            start_timeout: Duration::try_from_secs_f64(s.start_timeout_secs)
+                .unwrap_or(Duration::from_secs(120)),
+            tools: s.tools.clone(),
+        }
+    }
 }
 
 /// The downstream sessions of every server; shared by all HTTP workers.

@@ -4,14 +4,15 @@
 //! Locks are held only for a few map operations, never across an await; the router may
 //! lock a session while holding its own lock, never the other way round.
 
+use super::Policy;
 use super::upstream::Upstream;
 use bytes::Bytes;
 use rmcp::model::ClientCapabilities;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// What goes to a client on one stream: messages before the answer, then the answer.
 pub enum Frame {
@@ -32,6 +33,9 @@ pub struct Session {
     capabilities: serde_json::Value,
     client_info: serde_json::Value,
     next_id: AtomicU64,
+    /// The server's gateway options (exposed, tool filter, start on demand), as the
+    /// ServerActor updates them; `None` only in unit tests.
+    policy: Option<watch::Receiver<Arc<Policy>>>,
     state: Mutex<State>,
 }
 
@@ -90,6 +94,7 @@ impl Session {
             capabilities: serde_json::to_value(caps).unwrap_or_default(),
             client_info: serde_json::Value::Null,
             next_id: AtomicU64::new(1),
+            policy: None,
             state: Mutex::new(State {
                 upstream: None,
                 last_active: Instant::now(),
@@ -104,6 +109,22 @@ impl Session {
     pub fn with_client_info(mut self, info: serde_json::Value) -> Self {
         self.client_info = info;
         self
+    }
+
+    pub fn with_policy(mut self, policy: watch::Receiver<Arc<Policy>>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The server's gateway options as they stand now.
+    pub fn policy(&self) -> Option<Arc<Policy>> {
+        self.policy.as_ref().map(|p| p.borrow().clone())
+    }
+
+    /// Follows the server's gateway options (for a stream that must end when the server
+    /// stops being exposed).
+    pub fn policy_changes(&self) -> Option<watch::Receiver<Arc<Policy>>> {
+        self.policy.clone()
     }
 
     /// The client context a 2026-07-28 server needs in each request's `_meta` (SEP-2575):

@@ -26,6 +26,7 @@ export type McpItem = Schemas['McpItem'];
 export type SystemInfo = Schemas['SystemInfo'];
 export type ErrorDetail = Schemas['ErrorDetail'];
 export type BackoffSettings = Schemas['BackoffSettings'];
+export type Isolation = Schemas['Isolation'];
 export type EventPayload = Schemas['EventPayload'];
 
 /** An answer of the daemon that was not a success, or a failure to reach it. */

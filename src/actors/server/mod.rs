@@ -124,11 +124,19 @@ pub struct ServerActor {
     deleted: bool,
     /// Health thresholds of the current `running` period.
     health: Option<Tracker>,
+    /// The gateway options of the definition, for the gateway to read per request.
+    policy: tokio::sync::watch::Sender<std::sync::Arc<crate::gateway::Policy>>,
+    /// The status, for callers that wait for a change (a gateway call starting the
+    /// server on demand) without asking again and again.
+    status_watch: tokio::sync::watch::Sender<StatusKind>,
 }
 
 impl ServerActor {
     pub fn new(rec: ServerRecord, deps: Deps) -> ServerActor {
+        let policy = std::sync::Arc::new(crate::gateway::Policy::of(&rec.settings));
         ServerActor {
+            policy: tokio::sync::watch::Sender::new(policy),
+            status_watch: tokio::sync::watch::Sender::new(StatusKind::Stopped),
             rec,
             status: Status::Stopped,
             deps,
@@ -178,6 +186,8 @@ impl ServerActor {
         }
         self.status = next;
         self.rec.status = to;
+        self.status_watch
+            .send_if_modified(|s| std::mem::replace(s, to) != to);
         if from == StatusKind::Running && to != StatusKind::Running {
             self.stop_monitoring();
         }
@@ -1042,6 +1052,14 @@ impl Handler<ApplyPatch> for ServerActor {
     fn handle(&mut self, msg: ApplyPatch, _: &mut Self::Context) -> Self::Result {
         let updated = self.rec.patched(msg.0, self.now())?;
         self.rec = updated;
+        let policy = crate::gateway::Policy::of(&self.rec.settings);
+        self.policy.send_if_modified(|p| {
+            let changed = **p != policy;
+            if changed {
+                *p = std::sync::Arc::new(policy);
+            }
+            changed
+        });
         self.persist_definition();
         let view = self.view();
         self.publish(EventPayload::ServerUpdated {
@@ -1108,7 +1126,28 @@ impl Handler<GetUpstream> for ServerActor {
                 .filter(|_| running)
                 .and_then(McpSession::upstream),
             info: self.rec.mcp_info.clone(),
+            policy: self.policy.subscribe(),
+            status_changes: self.status_watch.subscribe(),
         })
+    }
+}
+
+/// A gateway call found the server stopped and its settings say start on demand: start it
+/// as `POST /api/servers/{ref}/start` would. Decided here, not by the caller, so that
+/// concurrent calls start it once, and a server that has meanwhile failed or started is
+/// left as it is.
+#[derive(Message)]
+#[rtype(result = "AppResult<()>")]
+pub struct StartOnDemand;
+
+impl Handler<StartOnDemand> for ServerActor {
+    type Result = AppResult<()>;
+    fn handle(&mut self, _: StartOnDemand, ctx: &mut Self::Context) -> Self::Result {
+        if self.status.kind() != StatusKind::Stopped || !self.rec.settings.start_on_demand {
+            return Ok(());
+        }
+        self.log("info", "started on demand by a gateway call");
+        self.command(Command::Start, ctx).map(|_| ())
     }
 }
 

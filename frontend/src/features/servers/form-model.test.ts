@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerView } from '@/lib/api';
-import { applyPreset, emptyForm, fieldForApiError, fromServer, suggestName, toCreateBody, toPatchBody, validate, type FormState } from './form-model';
+import { applyPreset, emptyForm, fieldForApiError, fromServer, suggestName, toCreateBody, toPatchBody, toolPatterns, validate, type FormState } from './form-model';
 
 const form = (over: Partial<FormState> = {}): FormState => ({ ...emptyForm(), name: 'time', command: 'uvx', args: ['mcp-server-time'], ...over });
 
@@ -221,5 +221,55 @@ describe('backoff', () => {
   it('maps the daemon messages to the backoff fields', () => {
     expect(fieldForApiError('backoff.multiplier must be at least 1')).toBe('backoff.multiplier');
     expect(fieldForApiError('backoff.max_secs must be at least backoff.initial_secs')).toBe('backoff.max_secs');
+  });
+});
+
+describe('gateway options', () => {
+  it('reads tool patterns one per line or comma separated', () => {
+    expect(toolPatterns(' get_*, echo\n\nlist_*,, ')).toEqual(['get_*', 'echo', 'list_*']);
+    expect(toolPatterns('')).toEqual([]);
+  });
+  it('sends only what differs from the defaults on create', () => {
+    const b = toCreateBody(form());
+    for (const k of ['exposed', 'start_on_demand', 'isolation', 'tools']) expect(b).not.toHaveProperty(k);
+    const set = toCreateBody(form({ exposed: false, start_on_demand: true, isolation: 'per-session', deny_tools: 'rm*\nwrite_file' }));
+    expect(set).toMatchObject({ exposed: false, start_on_demand: true, isolation: 'per-session', tools: { allow: [], deny: ['rm*', 'write_file'] } });
+    const remote = toCreateBody(form({ type: 'remote', command: '', url: 'http://h/mcp', allow_tools: 'get_*' }));
+    expect(remote.tools).toEqual({ allow: ['get_*'], deny: [] });
+  });
+  it('patches every option, so clearing a list or re-exposing is saved', () => {
+    const b = toPatchBody(form({ exposed: true, allow_tools: '', deny_tools: '' }));
+    expect(b).toMatchObject({ exposed: true, start_on_demand: false, isolation: 'shared', tools: { allow: [], deny: [] } });
+  });
+  it('round-trips the options of a server view', () => {
+    const view = {
+      ...toCreateBody(form()),
+      args: [],
+      env: {},
+      secret_env: [],
+      ports: [],
+      health: {},
+      backoff: {},
+      exposed: false,
+      start_on_demand: true,
+      isolation: 'per-session',
+      tools: { allow: ['get_*', 'echo'], deny: ['get_secret'] },
+    } as unknown as ServerView;
+    const f = fromServer(view);
+    expect(f).toMatchObject({ exposed: false, start_on_demand: true, isolation: 'per-session', allow_tools: 'get_*\necho', deny_tools: 'get_secret' });
+    expect(toPatchBody(f).tools).toEqual({ allow: ['get_*', 'echo'], deny: ['get_secret'] });
+    // A view without the options (an older daemon) reads as the defaults.
+    expect(fromServer({ ...view, exposed: undefined, start_on_demand: undefined, isolation: undefined, tools: undefined } as unknown as ServerView)).toMatchObject({
+      exposed: true,
+      start_on_demand: false,
+      isolation: 'shared',
+      allow_tools: '',
+    });
+  });
+  it('validates patterns and maps the daemon\'s messages to the lists', () => {
+    expect(validate(form({ allow_tools: 'x'.repeat(257) })).allow_tools).toMatch(/256/);
+    expect(validate(form({ deny_tools: 'a,b' }))).toEqual({});
+    expect(fieldForApiError('tools.deny: pattern "" must be 1 to 256 characters')).toBe('deny_tools');
+    expect(fieldForApiError('tools.allow has 300 patterns; at most 256')).toBe('allow_tools');
   });
 });

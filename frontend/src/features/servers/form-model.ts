@@ -1,6 +1,6 @@
 // The add/edit form's model, pure so it is unit-tested: state ↔ API bodies, client-side
 // validation, and mapping the daemon's validation messages to the field they name.
-import type { BackoffSettings, RestartPolicy, ServerCreate, ServerPatch, ServerType, ServerView } from '@/lib/api';
+import type { BackoffSettings, Isolation, RestartPolicy, ServerCreate, ServerPatch, ServerType, ServerView } from '@/lib/api';
 
 export interface KeyValue {
   key: string;
@@ -50,6 +50,14 @@ export interface FormState {
   cpus: string;
   /** Container: ports published on the host. */
   ports: PortRow[];
+  /** Gateway: reachable at /mcp/{name} and /mcp. */
+  exposed: boolean;
+  /** Gateway: a client's call starts the stopped server. */
+  start_on_demand: boolean;
+  isolation: Isolation;
+  /** Gateway: tool name patterns, comma or line separated (empty: every tool). */
+  allow_tools: string;
+  deny_tools: string;
   start: boolean;
 }
 
@@ -80,6 +88,11 @@ export function emptyForm(): FormState {
     memory_mb: '',
     cpus: '',
     ports: [],
+    exposed: true,
+    start_on_demand: false,
+    isolation: 'shared',
+    allow_tools: '',
+    deny_tools: '',
     start: true,
   };
 }
@@ -120,8 +133,43 @@ export function fromServer(s: ServerView): FormState {
     memory_mb: str(s.memory_mb),
     cpus: str(s.cpus),
     ports: s.ports.map((p) => ({ container_port: String(p.container_port), host_port: str(p.host_port), host_ip: p.host_ip ?? '' })),
+    // A daemon older than these options sends none of them: its defaults.
+    exposed: s.exposed ?? true,
+    start_on_demand: s.start_on_demand ?? false,
+    isolation: s.isolation ?? 'shared',
+    allow_tools: (s.tools?.allow ?? []).join('\n'),
+    deny_tools: (s.tools?.deny ?? []).join('\n'),
     start: false,
   };
+}
+
+/** Tool name patterns typed one per line or separated by commas. */
+export function toolPatterns(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
+/** The gateway options, all of them (a patch: what the form shows is what is stored). */
+function gatewayBody(f: FormState) {
+  return {
+    exposed: f.exposed,
+    start_on_demand: f.start_on_demand,
+    isolation: f.isolation,
+    tools: { allow: toolPatterns(f.allow_tools), deny: toolPatterns(f.deny_tools) },
+  };
+}
+
+/** The gateway options that differ from the defaults (a create body stays minimal). */
+function gatewayCreate(f: FormState): Partial<ServerCreate> {
+  const g = gatewayBody(f);
+  const b: Partial<ServerCreate> = {};
+  if (!g.exposed) b.exposed = false;
+  if (g.start_on_demand) b.start_on_demand = true;
+  if (g.isolation !== 'shared') b.isolation = g.isolation;
+  if (g.tools.allow.length || g.tools.deny.length) b.tools = g.tools;
+  return b;
 }
 
 export type Preset = 'npx' | 'uvx' | 'python-m';
@@ -189,6 +237,11 @@ export function validate(f: FormState): FormErrors {
   }
   if (f.url.trim() && !isHttpUrl(f.url.trim())) e.url = 'Use an http:// or https:// URL.';
   if (!remote) validateLocal(f, e);
+  for (const k of ['allow_tools', 'deny_tools'] as const) {
+    const long = toolPatterns(f[k]).find((p) => p.length > 256);
+    if (long) e[k] = `A pattern is at most 256 characters (${long.slice(0, 20)}…).`;
+    else if (toolPatterns(f[k]).length > 256) e[k] = 'At most 256 patterns.';
+  }
 
   const positive = (v: string, key: string, opts: { integer?: boolean; min?: number; max?: number } = {}) => {
     if (v.trim() === '') return;
@@ -300,7 +353,7 @@ const opt = (v: string) => (v.trim() === '' ? undefined : v.trim());
  * would take (the daemon refuses those with 422; it sets the transport to http itself).
  */
 function remoteCreateBody(f: FormState): ServerCreate {
-  const body: ServerCreate = { name: f.name.trim(), type: 'remote', url: f.url.trim(), restart_policy: f.restart_policy, start: f.start };
+  const body: ServerCreate = { name: f.name.trim(), type: 'remote', url: f.url.trim(), restart_policy: f.restart_policy, start: f.start, ...gatewayCreate(f) };
   if (opt(f.health_endpoint)) body.health_endpoint = opt(f.health_endpoint);
   const h = healthBody(f);
   if (Object.keys(h).length) body.health = h;
@@ -319,6 +372,7 @@ export function toCreateBody(f: FormState): ServerCreate {
     transport: f.transport,
     restart_policy: f.restart_policy,
     start: f.start,
+    ...gatewayCreate(f),
   };
   {
     if (opt(f.command)) body.command = opt(f.command);
@@ -376,6 +430,7 @@ export function toPatchBody(f: FormState): ServerPatch {
     health: healthBody(f),
     // Cleared fields fall back to the daemon's defaults.
     backoff: backoffBody(f) ?? {},
+    ...gatewayBody(f),
   };
   if (Object.keys(secret_env).length) body.secret_env = secret_env;
   if (f.start_timeout_secs.trim()) body.start_timeout_secs = Number(f.start_timeout_secs);
@@ -445,6 +500,8 @@ const API_FIELDS = [
 export function fieldForApiError(message: string): string | null {
   if (/^invalid body/i.test(message)) return null;
   if (/named .* already exists/i.test(message)) return 'name';
+  if (/^tools\.allow\b/.test(message)) return 'allow_tools';
+  if (/^tools\.deny\b/.test(message)) return 'deny_tools';
   let best: { field: string; at: number } | null = null;
   for (const field of API_FIELDS) {
     const re = new RegExp(`(^|[^A-Za-z0-9_.])${field.replace('.', '\\.')}(?![A-Za-z0-9_])`, 'i');

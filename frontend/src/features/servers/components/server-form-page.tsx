@@ -2,7 +2,7 @@
 import { useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, navigate } from '@/app/router';
 import { Button, Card, EmptyState, ErrorBox, Field, inputClass, Kbd, Loading } from '@/components/ui';
-import { ApiError, errorMessage, type RestartPolicy, type ServerType, type ServerView } from '@/lib/api';
+import { ApiError, errorMessage, type Isolation, type RestartPolicy, type ServerType, type ServerView } from '@/lib/api';
 import { useSystem } from '@/lib/system';
 import { useCreateServer, useServer, useServers, useUpdateServer } from '../api';
 import {
@@ -322,6 +322,50 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
         </div>
       </Card>
 
+      <Card title="Gateway">
+        <div className="grid gap-4 sm:grid-cols-2">
+          <label className="flex items-center gap-2 text-sm text-slate-700 dark:text-slate-200">
+            <input type="checkbox" data-field="exposed" checked={f.exposed} onChange={(e) => set('exposed', e.target.checked)} className="h-4 w-4 rounded accent-indigo-600" />
+            Exposed to MCP clients (at /mcp/{f.name.trim() || 'NAME'} and /mcp)
+          </label>
+          <label className="flex items-center gap-2 text-sm text-slate-700 dark:text-slate-200">
+            <input
+              type="checkbox"
+              data-field="start_on_demand"
+              checked={f.start_on_demand}
+              onChange={(e) => set('start_on_demand', e.target.checked)}
+              className="h-4 w-4 rounded accent-indigo-600"
+            />
+            Start on demand (a client's call starts it when stopped)
+          </label>
+          <Field label="Isolation" htmlFor={`${id}-isolation`} error={errors.isolation} hint="Per session: one server process per client session, for servers that keep per-user state.">
+            <select id={`${id}-isolation`} data-field="isolation" className={inputClass} value={f.isolation} onChange={(e) => set('isolation', e.target.value as Isolation)}>
+              <option value="shared">shared: every client uses one server</option>
+              <option value="per-session">per-session: one server per client session</option>
+            </select>
+          </Field>
+          <div className="hidden sm:block" />
+          <Patterns
+            label="Allowed tools"
+            k="allow_tools"
+            v={f.allow_tools}
+            on={(v) => set('allow_tools', v)}
+            errors={errors}
+            ph="get_*"
+            hint="Patterns, one per line or comma separated; * matches anything. Empty: every tool."
+          />
+          <Patterns
+            label="Denied tools"
+            k="deny_tools"
+            v={f.deny_tools}
+            on={(v) => set('deny_tools', v)}
+            errors={errors}
+            ph="delete_*"
+            hint="Hidden from clients even when allowed. The API and this UI still show every tool."
+          />
+        </div>
+      </Card>
+
       <div className="flex flex-wrap items-center justify-between gap-3">
         {!editing ? (
           <label className="flex items-center gap-2 text-sm text-slate-700 dark:text-slate-200">
@@ -353,7 +397,7 @@ function Section({ children, hint }: { children: ReactNode; hint?: string }) {
 
 /** The top-level fields the form shows for this type (API errors about others go to the top). */
 function shownFields(f: FormState): Set<string> {
-  const shared = ['name', 'type', 'url', 'restart_policy', 'health', 'health_endpoint', 'start_timeout_secs', 'backoff'];
+  const shared = ['name', 'type', 'url', 'restart_policy', 'health', 'health_endpoint', 'start_timeout_secs', 'backoff', 'isolation', 'allow_tools', 'deny_tools'];
   if (f.type === 'remote') return new Set(shared);
   const local = [...shared, 'command', 'args', 'working_directory', 'env', 'secret_env', 'transport', 'port', 'stop_grace_secs'];
   return new Set(f.type === 'container' ? [...local, 'image', 'ports', 'memory_mb', 'cpus'] : local);
@@ -364,6 +408,16 @@ function Num({ label, k, v, on, errors, ph }: { label: string; k: string; v: str
   return (
     <Field label={label} htmlFor={id} error={errors[k]}>
       <input id={id} data-field={k} className={inputClass} inputMode="decimal" value={v} placeholder={ph} aria-invalid={!!errors[k]} onChange={(e) => on(e.target.value)} />
+    </Field>
+  );
+}
+
+/** A list of tool name patterns, typed one per line or comma separated. */
+function Patterns({ label, k, v, on, errors, ph, hint }: { label: string; k: string; v: string; on: (v: string) => void; errors: FormErrors; ph: string; hint: string }) {
+  const id = useId();
+  return (
+    <Field label={label} htmlFor={id} error={errors[k]} hint={hint}>
+      <textarea id={id} data-field={k} rows={3} className={`${inputClass} font-mono`} value={v} placeholder={ph} aria-invalid={!!errors[k]} onChange={(e) => on(e.target.value)} />
     </Field>
   );
 }
