@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::mcp::{Answer, Client, Streaming, text_of};
 use common::{Daemon, repo};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -71,161 +72,6 @@ async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
         }
     }
     d
-}
-
-/// A minimal Streamable HTTP client: one session, JSON or SSE answers.
-struct Client {
-    http: reqwest::Client,
-    url: String,
-    session: Option<String>,
-}
-
-struct Answer {
-    status: u16,
-    /// Every JSON-RPC message of the body (one for JSON, each event for SSE).
-    messages: Vec<Value>,
-    sse: bool,
-}
-
-impl Client {
-    fn new(d: &Daemon, name: &str) -> Client {
-        Client {
-            http: d.http.clone(),
-            url: format!("http://127.0.0.1:{}/mcp/{name}", d.port),
-            session: None,
-        }
-    }
-
-    async fn post(&self, body: Value) -> Answer {
-        let mut r = self
-            .http
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .json(&body);
-        if let Some(s) = &self.session {
-            r = r.header("mcp-session-id", s);
-        }
-        let resp = r.send().await.expect("post");
-        let status = resp.status().as_u16();
-        let sse = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|c| c.starts_with("text/event-stream"));
-        let text = resp.text().await.expect("body");
-        let messages = if sse {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data: "))
-                .filter_map(|d| serde_json::from_str(d).ok())
-                .collect()
-        } else {
-            serde_json::from_str(&text).into_iter().collect()
-        };
-        Answer {
-            status,
-            messages,
-            sse,
-        }
-    }
-
-    async fn initialize(&mut self) -> Answer {
-        let resp = self
-            .http
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({
-                "jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {"sampling": {}, "elicitation": {}},
-                    "clientInfo": {"name": "gateway-test", "version": "0"}
-                }
-            }))
-            .send()
-            .await
-            .expect("initialize");
-        let status = resp.status().as_u16();
-        self.session = resp
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        let v: Value = resp.json().await.expect("json");
-        if self.session.is_some() {
-            let a = self
-                .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-                .await;
-            assert_eq!(a.status, 202);
-        }
-        Answer {
-            status,
-            messages: vec![v],
-            sse: false,
-        }
-    }
-
-    async fn call(&self, id: u64, method: &str, params: Value) -> Answer {
-        self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await
-    }
-}
-
-/// A POST whose SSE answer is read message by message, to answer what the server asks
-/// while the call is still open.
-struct Streaming {
-    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: String,
-}
-
-impl Streaming {
-    async fn open(c: &Client, id: u64, method: &str, params: Value) -> Streaming {
-        let resp = c
-            .http
-            .post(&c.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .header("mcp-session-id", c.session.clone().unwrap_or_default())
-            .json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .send()
-            .await
-            .expect("post");
-        Streaming {
-            body: Box::pin(resp.bytes_stream()),
-            buf: String::new(),
-        }
-    }
-
-    /// The next JSON-RPC message of the stream (waits at most 20 s).
-    async fn next(&mut self) -> Option<Value> {
-        use futures::StreamExt;
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let event: String = self.buf.drain(..end + 2).collect();
-                if let Some(v) = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .find_map(|d| serde_json::from_str(d).ok())
-                {
-                    return Some(v);
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
-                .await
-                .expect("the stream went quiet")?
-                .ok()?;
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
-fn text_of(result: &Value) -> String {
-    result["result"]["content"][0]["text"]
-        .as_str()
-        .or_else(|| result["result"]["contents"][0]["text"].as_str())
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -912,20 +758,7 @@ async def main(base):
                 print(name, "->", r.content[0].text.replace("\n", " ")[:80])
 asyncio.run(main(sys.argv[1]))
 "#;
-    let out = tokio::process::Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{}", d.port))
-        .output()
-        .await
-        .expect("python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_python(script, &format!("http://127.0.0.1:{}", d.port)).await;
     assert!(stdout.contains("time -> {") && stdout.contains("\"timezone\": \"UTC\""));
     assert!(stdout.contains("everything -> Echo: hi"), "{stdout}");
 }

@@ -2,6 +2,8 @@
 //! driven over HTTP like a user would, plus helpers to find the processes it runs.
 #![allow(dead_code)]
 
+pub mod mcp;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -304,4 +306,24 @@ pub fn py_server(name: &str, extra: &[&str]) -> Value {
     let mut args = vec![fixture_py()];
     args.extend(extra.iter().map(|s| s.to_string()));
     json!({"name": name, "command": "python3", "args": args, "stop_grace_secs": 3})
+}
+
+/// Runs `script` with the Python of `.deps/venv` (the official MCP SDK is there) and `arg`
+/// as its argument; returns its stdout, panicking with its output unless it succeeds.
+pub async fn run_python(script: &str, arg: &str) -> String {
+    let out = tokio::process::Command::new(deps().join("venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .await
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

@@ -1108,6 +1108,8 @@ impl Handler<GetUpstream> for ServerActor {
                 .filter(|_| running)
                 .and_then(McpSession::upstream),
             info: self.rec.mcp_info.clone(),
+            exposed: self.rec.settings.exposed,
+            tools: self.rec.settings.tools.clone(),
         })
     }
 }
