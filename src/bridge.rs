@@ -33,7 +33,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
-/// Serve one managed server over stdio, forwarding to the daemon's `/mcp/NAME`.
+/// Serve one managed server over stdio, forwarding to the daemon's `/mcp/NAME` (or, with
+/// `--all`, every exposed server through the aggregate endpoint `/mcp`).
 #[derive(Args, Debug)]
 #[command(after_help = "\
 For MCP clients that only launch commands (Claude Desktop): point them at
@@ -44,7 +45,11 @@ Example (claude_desktop_config.json):
                             \"args\": [\"bridge\", \"time\", \"--url\", \"http://127.0.0.1:7070\"]}}}")]
 pub struct BridgeArgs {
     /// Server name (its gateway endpoint is URL/mcp/NAME)
-    pub name: String,
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
+    /// Every running, exposed server at once: the aggregate endpoint URL/mcp
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
     /// Daemon URL
     #[arg(long, env = "MCP_MANAGER_URL", default_value = "http://127.0.0.1:7070")]
     pub url: String,
@@ -76,7 +81,7 @@ struct Bridge {
 
 /// Runs the bridge until stdin ends; returns the exit code (0, or 1 for a bad URL).
 pub async fn run(args: BridgeArgs) -> i32 {
-    let endpoint = match endpoint(&args.url, &args.name) {
+    let endpoint = match endpoint(&args.url, args.name.as_deref().filter(|_| !args.all)) {
         Ok(u) => u,
         Err(e) => {
             eprintln!("mcp-manager bridge: {e}");
@@ -175,8 +180,8 @@ pub async fn run(args: BridgeArgs) -> i32 {
     0
 }
 
-/// `URL/mcp/NAME`, the name as one path segment.
-fn endpoint(url: &str, name: &str) -> Result<Url, String> {
+/// `URL/mcp/NAME`, the name as one path segment; `URL/mcp` without a name.
+fn endpoint(url: &str, name: Option<&str>) -> Result<Url, String> {
     let mut u = Url::parse(url.trim()).map_err(|e| format!("invalid daemon URL `{url}`: {e}"))?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(format!("invalid daemon URL `{url}`: not http(s)"));
@@ -186,7 +191,8 @@ fn endpoint(url: &str, name: &str) -> Result<Url, String> {
     u.path_segments_mut()
         .map_err(|()| format!("invalid daemon URL `{url}`"))?
         .pop_if_empty()
-        .extend(["mcp", name]);
+        .push("mcp")
+        .extend(name);
     Ok(u)
 }
 
@@ -611,14 +617,20 @@ mod tests {
     #[test]
     fn endpoint_appends_the_name() {
         assert_eq!(
-            endpoint("http://127.0.0.1:7070", "time").unwrap().as_str(),
+            endpoint("http://127.0.0.1:7070", Some("time"))
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:7070/mcp/time"
         );
         assert_eq!(
-            endpoint("http://h:1/base/", "a b").unwrap().as_str(),
+            endpoint("http://h:1/base/", Some("a b")).unwrap().as_str(),
             "http://h:1/base/mcp/a%20b"
         );
-        assert!(endpoint("ftp://h", "x").is_err());
+        assert!(endpoint("ftp://h", Some("x")).is_err());
+        assert_eq!(
+            endpoint("http://h:1/base", None).unwrap().as_str(),
+            "http://h:1/base/mcp"
+        );
     }
 
     #[test]

@@ -4141,10 +4141,13 @@ fn check_backup(path: &std::path::Path) -> Result<(), Failure> {
 #[command(after_help = "\
 The snippet (JSON) goes to stdout, where to put it and any remark about the token to stderr.
 Claude Desktop only launches commands: its snippet runs `mcp-manager bridge NAME`. The others
-connect to the daemon's gateway, http://HOST:PORT/mcp/NAME. With a daemon token the snippet
-refers to it (an environment variable or input the client expands) unless --include-token.
+connect to the daemon's gateway, http://HOST:PORT/mcp/NAME. With --all instead of NAME, the
+snippet is for the aggregate endpoint http://HOST:PORT/mcp (every running, exposed server, tools
+named SERVER__TOOL), under the entry `mcp-manager`. With a daemon token the snippet refers to it
+(an environment variable or input the client expands) unless --include-token.
 
 Examples:
+  mcp-manager connect --all --client claude-code
   mcp-manager connect time --client cursor
   mcp-manager connect time --client claude-desktop --include-token
   mcp-manager connect time --client claude-code --json")]
@@ -4152,7 +4155,11 @@ pub struct ConnectArgs {
     #[command(flatten)]
     pub api: ApiArgs,
     /// Server name or id
-    pub name: String,
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
+    /// Every running, exposed server through the aggregate endpoint `/mcp`
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
     /// The client to configure
     #[arg(long, value_enum)]
     pub client: ClientKind,
@@ -4192,9 +4199,11 @@ async fn connect(args: &ConnectArgs) -> Result<String, Failure> {
     if args.include_token {
         query.push(("include_token", "true".to_string()));
     }
-    let (data, _) = client
-        .page(&["api", "servers", &args.name, "client-config"], &query)
-        .await?;
+    let path = match args.name.as_deref().filter(|_| !args.all) {
+        Some(name) => vec!["api", "servers", name, "client-config"],
+        None => vec!["api", "client-config"],
+    };
+    let (data, _) = client.page(&path, &query).await?;
     if args.api.json {
         return pretty(&data);
     }

@@ -136,7 +136,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         token: config.token.clone(),
     });
     // One gateway for all workers: its sessions must be seen by every one of them.
-    let gateway = web::Data::from(crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE));
+    let gateway = crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE);
+    // The aggregate endpoint tells its clients when servers start, stop or change.
+    crate::gateway::aggregate::follow(&gateway, bus.clone());
+    let gateway = web::Data::from(gateway);
     let gateway_sessions = gateway.clone();
     let server = HttpServer::new(move || {
         crate::gateway::claim_io_thread();

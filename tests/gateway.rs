@@ -758,20 +758,7 @@ async def main(base):
                 print(name, "->", r.content[0].text.replace("\n", " ")[:80])
 asyncio.run(main(sys.argv[1]))
 "#;
-    let out = tokio::process::Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{}", d.port))
-        .output()
-        .await
-        .expect("python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_python(script, &format!("http://127.0.0.1:{}", d.port)).await;
     assert!(stdout.contains("time -> {") && stdout.contains("\"timezone\": \"UTC\""));
     assert!(stdout.contains("everything -> Echo: hi"), "{stdout}");
 }

@@ -1,6 +1,8 @@
 //! `GET /api/servers/{ref}/client-config?client=…`: the snippet an AI client's config file
 //! expects for a managed server, pointing at the gateway `/mcp/{name}` (or, for Claude
-//! Desktop, which only launches commands, at `mcp-manager bridge NAME`).
+//! Desktop, which only launches commands, at `mcp-manager bridge NAME`); and
+//! `GET /api/client-config?client=…`, the same for the aggregate endpoint `/mcp` (entry
+//! `mcp-manager`, bridge `--all`).
 //!
 //! The URLs use the scheme and `Host` the caller reached the daemon with (it passed the Host
 //! allow-list, so it names this daemon). With a daemon token the snippet says where the token
@@ -32,12 +34,16 @@ pub struct ClientConfigQuery {
     pub include_token: bool,
 }
 
-/// A client's configuration for one managed server.
+/// The entry name of the aggregate endpoint's snippet.
+pub const AGGREGATE_ENTRY: &str = "mcp-manager";
+
+/// A client's configuration for one managed server (or the aggregate endpoint).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ClientConfig {
     /// The client it is for.
     pub client: String,
-    /// The server's name: the key of the entry in `config`.
+    /// The server's name (`mcp-manager` for the aggregate endpoint): the key of the entry
+    /// in `config`.
     pub name: String,
     /// The gateway endpoint the client talks to (for Claude Desktop, through the bridge).
     pub url: String,
@@ -69,47 +75,86 @@ pub async fn client_config(
     path: web::Path<String>,
     query: web::Query<ClientConfigQuery>,
 ) -> AppResult<HttpResponse> {
-    let client = match query.client.as_deref() {
-        Some(c) if CLIENTS.contains(&c) => c,
-        other => {
-            return Err(AppError::BadRequest(format!(
-                "{}: `client` must be one of {}",
-                match other {
-                    Some(c) => format!("unknown client `{c}`"),
-                    None => "missing client".to_string(),
-                },
-                CLIENTS.join(", ")
-            )));
-        }
-    };
+    let client = client_of(&query)?;
     let addr = state.registry.send(Lookup(path.to_string())).await??;
     let view = addr.send(GetView).await?;
+    Ok(ok(build(&req, guard, client, Some(&view.name), &query)))
+}
+
+/// The snippet for the aggregate endpoint `/mcp`: every running, exposed server under one
+/// entry, `mcp-manager`.
+#[utoipa::path(get, path = "/api/client-config", tag = "servers",
+    params(ClientConfigQuery),
+    responses((status = 200, body = ClientConfig),
+        (status = 400, description = "Unknown or missing client (the message lists them)", body = ErrorBody)))]
+pub async fn aggregate_client_config(
+    req: HttpRequest,
+    guard: Option<web::Data<Guard>>,
+    query: web::Query<ClientConfigQuery>,
+) -> AppResult<HttpResponse> {
+    let client = client_of(&query)?;
+    Ok(ok(build(&req, guard, client, None, &query)))
+}
+
+fn client_of(query: &ClientConfigQuery) -> AppResult<&str> {
+    match query.client.as_deref() {
+        Some(c) if CLIENTS.contains(&c) => Ok(c),
+        other => Err(AppError::BadRequest(format!(
+            "{}: `client` must be one of {}",
+            match other {
+                Some(c) => format!("unknown client `{c}`"),
+                None => "missing client".to_string(),
+            },
+            CLIENTS.join(", ")
+        ))),
+    }
+}
+
+fn build(
+    req: &HttpRequest,
+    guard: Option<web::Data<Guard>>,
+    client: &str,
+    name: Option<&str>,
+    query: &ClientConfigQuery,
+) -> ClientConfig {
     let info = req.connection_info();
     let base = format!("{}://{}", info.scheme(), info.host());
     let token = guard.as_ref().and_then(|g| g.token.clone());
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "mcp-manager".to_string());
-    Ok(ok(snippet(
+    snippet(
         client,
-        &view.name,
+        name,
         &base,
         &exe,
         token.as_deref(),
         query.include_token,
-    )))
+    )
 }
 
-/// Builds the snippet; `base` is the daemon's URL, `exe` the absolute path of this binary.
+/// Builds the snippet for server `name`, or for the aggregate endpoint when `None`; `base`
+/// is the daemon's URL, `exe` the absolute path of this binary.
 pub fn snippet(
     client: &str,
-    name: &str,
+    server: Option<&str>,
     base: &str,
     exe: &str,
     token: Option<&str>,
     include_token: bool,
 ) -> ClientConfig {
-    let url = format!("{base}/mcp/{name}");
+    let (name, url, bridge) = match server {
+        Some(n) => (
+            n,
+            format!("{base}/mcp/{n}"),
+            json!(["bridge", n, "--url", base]),
+        ),
+        None => (
+            AGGREGATE_ENTRY,
+            format!("{base}/mcp"),
+            json!(["bridge", "--all", "--url", base]),
+        ),
+    };
     let given = token.filter(|_| include_token);
     // The `Authorization` header of a URL client: the token, or the client's own way of
     // filling it in (`expansion`), so that the file need not hold it.
@@ -122,7 +167,7 @@ pub fn snippet(
         "claude-desktop" => {
             let mut entry = Map::new();
             entry.insert("command".into(), exe.into());
-            entry.insert("args".into(), json!(["bridge", name, "--url", base]));
+            entry.insert("args".into(), bridge);
             if token.is_some() {
                 let value = given.unwrap_or("<the daemon's token>");
                 entry.insert("env".into(), json!({ TOKEN_ENV: value }));
@@ -228,7 +273,14 @@ mod tests {
     #[test]
     fn no_token_no_headers() {
         for c in CLIENTS {
-            let s = snippet(c, "time", "http://127.0.0.1:7070", "/bin/mm", None, true);
+            let s = snippet(
+                c,
+                Some("time"),
+                "http://127.0.0.1:7070",
+                "/bin/mm",
+                None,
+                true,
+            );
             let text = s.config.to_string();
             assert!(
                 !text.contains("headers") && !text.contains("env"),
@@ -241,14 +293,33 @@ mod tests {
     #[test]
     fn the_token_only_when_asked() {
         for c in CLIENTS {
-            let hidden = snippet(c, "t", "http://h:1", "/bin/mm", Some("s3cret"), false);
+            let hidden = snippet(c, Some("t"), "http://h:1", "/bin/mm", Some("s3cret"), false);
             let text = serde_json::to_string(&hidden.config).unwrap()
                 + hidden.command.as_deref().unwrap_or("");
             assert!(!text.contains("s3cret"), "{c}: {text}");
             assert!(hidden.note.is_some(), "{c}");
-            let shown = snippet(c, "t", "http://h:1", "/bin/mm", Some("s3cret"), true);
+            let shown = snippet(c, Some("t"), "http://h:1", "/bin/mm", Some("s3cret"), true);
             assert!(shown.config.to_string().contains("s3cret"), "{c}");
             assert!(shown.token_included);
+        }
+    }
+
+    #[test]
+    fn the_aggregate_snippet_points_at_mcp() {
+        for c in CLIENTS {
+            let s = snippet(c, None, "http://h:1", "/bin/mm", None, false);
+            assert_eq!(s.name, AGGREGATE_ENTRY);
+            assert_eq!(s.url, "http://h:1/mcp");
+            let text = s.config.to_string();
+            assert!(text.contains(AGGREGATE_ENTRY), "{c}: {text}");
+            if c == "claude-desktop" {
+                assert_eq!(
+                    s.config["mcpServers"][AGGREGATE_ENTRY]["args"],
+                    json!(["bridge", "--all", "--url", "http://h:1"])
+                );
+            } else {
+                assert!(text.contains("\"http://h:1/mcp\""), "{c}: {text}");
+            }
         }
     }
 }

@@ -96,6 +96,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/servers/{ref}/client-config",
                 web::get().to(client_config::client_config),
             )
+            .route(
+                "/client-config",
+                web::get().to(client_config::aggregate_client_config),
+            )
             .route("/servers/{ref}/logs", web::get().to(logs::recent))
             .route("/servers/{ref}/logs", web::delete().to(logs::clear))
             .route("/servers/{ref}/logs/search", web::get().to(logs::search))

@@ -13,7 +13,8 @@ use utoipa::OpenApi;
         super::logs::recent, super::logs::search, super::logs::export, super::logs::clear,
         super::servers::call_tool, super::system::system, super::probes::backup,
         super::health::current, super::health::history, super::health::summary,
-        super::health::check, super::client_config::client_config, super::metrics::server,
+        super::health::check, super::client_config::client_config,
+        super::client_config::aggregate_client_config, super::metrics::server,
     ),
     components(schemas(
         crate::model::ServerView, crate::model::ServerCreate, crate::model::ServerPatch,

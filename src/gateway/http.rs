@@ -1,4 +1,6 @@
-//! `/mcp/{name}`: the Streamable HTTP side of the gateway.
+//! `/mcp/{name}` and `/mcp`: the Streamable HTTP side of the gateway (the aggregate
+//! endpoint's sessions are the same sessions, with [`super::AGGREGATE`] for a server name;
+//! what they ask is answered by [`super::aggregate`]).
 //!
 //! - `POST` a request: answered as `application/json` when the server's answer is the first
 //!   thing that comes for it, or as an SSE stream when notifications (progress, logs) or a
@@ -23,7 +25,7 @@
 
 use super::jsonrpc::{self, Envelope, Kind};
 use super::session::{Frame, Session, level_name, level_rank};
-use super::{Gateway, Reach, Upstream};
+use super::{AGGREGATE, Gateway, Reach, Upstream};
 use crate::actors::registry::Lookup;
 use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
@@ -33,8 +35,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
 use rmcp::model::{
-    ErrorCode, ErrorData, Implementation, InitializeRequestParams, InitializeResult,
-    ProtocolVersion, ServerCapabilities,
+    ClientCapabilities, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
+    InitializeResult, ProtocolVersion, ServerCapabilities,
 };
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -51,7 +53,7 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 /// SSE comment sent on idle streams, so dead peers and idle proxies are noticed.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-fn json(status: StatusCode, body: Bytes) -> HttpResponse {
+pub(super) fn json(status: StatusCode, body: Bytes) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
         .body(body)
@@ -97,7 +99,7 @@ fn negotiate(asked: Option<&ProtocolVersion>) -> ProtocolVersion {
     }
 }
 
-fn unavailable(reach: &Reach) -> ErrorData {
+pub(super) fn unavailable(reach: &Reach) -> ErrorData {
     let message = if reach.status == StatusKind::Running {
         format!(
             "server {} is running, but the gateway could not open its session with it (see the daemon's log)",
@@ -156,7 +158,7 @@ async fn actor(app: &AppState, name: &str) -> Result<actix::Addr<ServerActor>, E
 }
 
 /// Asks the registry and the server's actor where the server stands.
-async fn reach(app: &AppState, name: &str) -> Result<Reach, ErrorData> {
+pub(super) async fn reach(app: &AppState, name: &str) -> Result<Reach, ErrorData> {
     actor(app, name)
         .await?
         .send(GetUpstream)
@@ -223,7 +225,7 @@ async fn upstream_of(app: &AppState, session: &Arc<Session>) -> Result<Upstream,
     Ok(up)
 }
 
-fn adopt(session: &Arc<Session>, up: &Upstream) {
+pub(super) fn adopt(session: &Arc<Session>, up: &Upstream) {
     let (changed, old) = session.set_upstream(up.clone());
     if let Some(old) = old {
         old.detach(session);
@@ -240,10 +242,29 @@ pub async fn post(
     gw: web::Data<Gateway>,
     app: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refused) = check_version(&req) {
+    post_at(&req, &name, &body, &gw, &app).await
+}
+
+pub async fn post_aggregate(
+    req: HttpRequest,
+    body: web::Bytes,
+    gw: web::Data<Gateway>,
+    app: web::Data<AppState>,
+) -> HttpResponse {
+    post_at(&req, AGGREGATE, &body, &gw, &app).await
+}
+
+async fn post_at(
+    req: &HttpRequest,
+    name: &str,
+    body: &[u8],
+    gw: &Gateway,
+    app: &AppState,
+) -> HttpResponse {
+    if let Some(refused) = check_version(req) {
         return refused;
     }
-    if let Some(ct) = header(&req, "content-type")
+    if let Some(ct) = header(req, "content-type")
         && !ct.starts_with("application/json")
     {
         return rpc_error(
@@ -261,7 +282,7 @@ pub async fn post(
             "JSON-RPC batches are not supported (removed in MCP 2025-06-18)",
         );
     }
-    let Some(env) = Envelope::parse(&body) else {
+    let Some(env) = Envelope::parse(body) else {
         return rpc_error(
             StatusCode::BAD_REQUEST,
             None,
@@ -272,9 +293,12 @@ pub async fn post(
     if let Kind::Request { id, method } = env.kind()
         && method == jsonrpc::INITIALIZE
     {
-        return initialize(&name, id.get(), &env, &gw, &app).await;
+        if name == AGGREGATE {
+            return super::aggregate::initialize(id.get(), hello(&env), gw);
+        }
+        return initialize(name, id.get(), &env, gw, app).await;
     }
-    let Some(sid) = header(&req, SESSION_HEADER) else {
+    let Some(sid) = header(req, SESSION_HEADER) else {
         return rpc_error(
             StatusCode::BAD_REQUEST,
             None,
@@ -282,7 +306,7 @@ pub async fn post(
             "missing Mcp-Session-Id (send initialize first)",
         );
     };
-    let Some(session) = gw.get(sid).filter(|s| s.server == *name) else {
+    let Some(session) = gw.get(sid).filter(|s| s.server == name) else {
         return rpc_error(
             StatusCode::NOT_FOUND,
             None,
@@ -299,7 +323,10 @@ pub async fn post(
     }
     session.touch();
     match env.kind() {
-        Kind::Request { id, method } => request(&app, &gw, &session, id.get(), method, &env).await,
+        Kind::Request { id, method } if session.is_aggregate() => {
+            super::aggregate::request(app, gw, &session, id.get(), method, &env).await
+        }
+        Kind::Request { id, method } => request(app, gw, &session, id.get(), method, &env).await,
         Kind::Response { id } => {
             client_answer(&session, id, &env);
             HttpResponse::Accepted().finish()
@@ -317,13 +344,15 @@ pub async fn post(
     }
 }
 
-async fn initialize(
-    name: &str,
-    id: &str,
-    env: &Envelope<'_>,
-    gw: &Gateway,
-    app: &AppState,
-) -> HttpResponse {
+/// What a client said at `initialize`: the revision agreed with it, its capabilities and
+/// its identity.
+pub(super) struct Hello {
+    pub version: ProtocolVersion,
+    pub caps: ClientCapabilities,
+    pub client_info: serde_json::Value,
+}
+
+pub(super) fn hello(env: &Envelope<'_>) -> Hello {
     let params: Option<InitializeRequestParams> =
         env.params_str().and_then(|p| serde_json::from_str(p).ok());
     let version = negotiate(params.as_ref().map(|p| &p.protocol_version));
@@ -332,6 +361,65 @@ async fn initialize(
         .and_then(|p| serde_json::to_value(&p.client_info).ok())
         .unwrap_or_default();
     let caps = params.map(|p| p.capabilities).unwrap_or_default();
+    Hello {
+        version,
+        caps,
+        client_info,
+    }
+}
+
+/// Opens a session of `server` (or [`AGGREGATE`]) and answers the client's `initialize`
+/// with `result` and the new `Mcp-Session-Id`.
+pub(super) fn open_session(
+    gw: &Gateway,
+    server: &str,
+    id: &str,
+    hello: Hello,
+    mut result: InitializeResult,
+    upstream: Option<&Upstream>,
+    policy: Option<tokio::sync::watch::Receiver<Arc<super::Policy>>>,
+) -> HttpResponse {
+    result.protocol_version = hello.version.clone();
+    let body = match serde_json::to_string(&result) {
+        Ok(b) => b,
+        Err(e) => {
+            return rpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(id),
+                ErrorCode::INTERNAL_ERROR,
+                e.to_string(),
+            );
+        }
+    };
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    let mut session = Session::new(
+        sid.clone(),
+        server.to_string(),
+        hello.version.to_string(),
+        &hello.caps,
+    )
+    .with_client_info(hello.client_info);
+    if let Some(policy) = policy {
+        session = session.with_policy(policy);
+    }
+    let session = Arc::new(session);
+    if let Some(up) = upstream {
+        adopt(&session, up);
+    }
+    gw.insert(session);
+    HttpResponse::Ok()
+        .insert_header((SESSION_HEADER, sid))
+        .content_type("application/json")
+        .body(jsonrpc::result(id, &body))
+}
+
+async fn initialize(
+    name: &str,
+    id: &str,
+    env: &Envelope<'_>,
+    gw: &Gateway,
+    app: &AppState,
+) -> HttpResponse {
     let reach = match reach(app, name).await {
         Ok(r) => r,
         Err(e) => return json(StatusCode::NOT_FOUND, jsonrpc::error_data(Some(id), &e)),
@@ -360,7 +448,6 @@ async fn initialize(
     let capabilities: ServerCapabilities =
         serde_json::from_value(info.capabilities.clone()).unwrap_or_default();
     let mut result = InitializeResult::new(capabilities);
-    result.protocol_version = version.clone();
     if let Some(si) = info
         .server_info
         .clone()
@@ -369,31 +456,15 @@ async fn initialize(
         result.server_info = si;
     }
     result.instructions = info.instructions.clone();
-    let body = match serde_json::to_string(&result) {
-        Ok(b) => b,
-        Err(e) => {
-            return rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some(id),
-                ErrorCode::INTERNAL_ERROR,
-                e.to_string(),
-            );
-        }
-    };
-    let sid = uuid::Uuid::new_v4().simple().to_string();
-    let session = Arc::new(
-        Session::new(sid.clone(), name.to_string(), version.to_string(), &caps)
-            .with_client_info(client_info)
-            .with_policy(reach.policy.clone()),
-    );
-    if let Some(up) = &reach.upstream {
-        adopt(&session, up);
-    }
-    gw.insert(session);
-    HttpResponse::Ok()
-        .insert_header((SESSION_HEADER, sid))
-        .content_type("application/json")
-        .body(jsonrpc::result(id, &body))
+    open_session(
+        gw,
+        name,
+        id,
+        hello(env),
+        result,
+        reach.upstream.as_ref(),
+        Some(reach.policy.clone()),
+    )
 }
 
 async fn request(
@@ -504,7 +575,7 @@ async fn request(
 
 /// The answer alone as JSON, or an SSE stream when something comes before it. With a
 /// policy, the answer is a `tools/list` result to filter.
-async fn respond(
+pub(super) async fn respond(
     mut rx: mpsc::UnboundedReceiver<Frame>,
     id: &str,
     hide: Option<Arc<super::Policy>>,
@@ -645,19 +716,28 @@ fn client_answer(session: &Arc<Session>, id: &RawValue, env: &Envelope<'_>) {
     }
 }
 
+/// The upstreams a session uses: its one, or an aggregate session's every one.
+fn upstreams(session: &Session) -> Vec<Upstream> {
+    if session.is_aggregate() {
+        session.links().into_iter().map(|(_, up)| up).collect()
+    } else {
+        session.upstream().into_iter().collect()
+    }
+}
+
 fn client_notification(session: &Arc<Session>, method: &str, env: &Envelope<'_>) {
     match method {
         jsonrpc::CANCELLED => {
-            if let (Some(up), Some(rid)) = (
-                session.upstream(),
-                jsonrpc::field(env.params_str(), "requestId"),
-            ) {
+            if let Some(rid) = jsonrpc::field(env.params_str(), "requestId") {
                 let reason = jsonrpc::field(env.params_str(), "reason");
-                up.cancel(session, &rid.to_string(), reason);
+                // Only the upstream that has the request in flight does anything.
+                for up in upstreams(session) {
+                    up.cancel(session, &rid.to_string(), reason.clone());
+                }
             }
         }
         jsonrpc::ROOTS_CHANGED => {
-            if let Some(up) = session.upstream() {
+            for up in upstreams(session) {
                 up.notify(method, env.params_str());
             }
         }
@@ -694,10 +774,18 @@ pub async fn get(
     name: web::Path<String>,
     gw: web::Data<Gateway>,
 ) -> HttpResponse {
-    if let Some(refused) = check_version(&req) {
+    get_at(&req, &name, &gw)
+}
+
+pub async fn get_aggregate(req: HttpRequest, gw: web::Data<Gateway>) -> HttpResponse {
+    get_at(&req, AGGREGATE, &gw)
+}
+
+fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
+    if let Some(refused) = check_version(req) {
         return refused;
     }
-    let accepts = header(&req, "accept").is_some_and(|a| a.contains("text/event-stream"));
+    let accepts = header(req, "accept").is_some_and(|a| a.contains("text/event-stream"));
     if !accepts {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
@@ -706,7 +794,7 @@ pub async fn get(
             "GET opens an SSE stream: send Accept: text/event-stream",
         );
     }
-    let session = match session_of(&req, &name, &gw) {
+    let session = match session_of(req, name, gw) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -732,7 +820,15 @@ pub async fn delete(
     name: web::Path<String>,
     gw: web::Data<Gateway>,
 ) -> HttpResponse {
-    match session_of(&req, &name, &gw) {
+    delete_at(&req, &name, &gw)
+}
+
+pub async fn delete_aggregate(req: HttpRequest, gw: web::Data<Gateway>) -> HttpResponse {
+    delete_at(&req, AGGREGATE, &gw)
+}
+
+fn delete_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
+    match session_of(req, name, gw) {
         Ok(s) => {
             gw.remove(&s.id);
             if s.policy().is_none_or(|p| p.exposed) {

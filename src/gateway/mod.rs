@@ -18,7 +18,8 @@
 //! around the stdio pipes by [`crate::mcp::McpSession`]), [`http_upstream`] (the gateway's
 //! own session with a server reached over HTTP, feeding the same router), [`session`] (a
 //! downstream client session), [`http`] (the endpoint), [`metrics`] (calls, errors and
-//! latency per server and tool, recorded by the router). Host/Origin checks and the bearer token come from
+//! latency per server and tool, recorded by the router), [`aggregate`] (`/mcp`: every
+//! running, exposed server behind one endpoint) and [`names`] (its naming rule). Host/Origin checks and the bearer token come from
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
 //!
 //! Per-server options ([`Policy`]: exposed, tool allow/deny, start on demand) are read on
@@ -26,10 +27,12 @@
 //! so a PATCH applies to the next request without a restart and without a mailbox hop on
 //! the hot path.
 
+pub mod aggregate;
 pub mod http;
 pub mod http_upstream;
 pub mod jsonrpc;
 pub mod metrics;
+pub mod names;
 pub mod session;
 pub mod upstream;
 
@@ -46,6 +49,9 @@ use tokio::sync::watch;
 /// Sessions a client never deletes end after this long without a request (an open GET
 /// stream keeps a session alive).
 pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// The server name of an aggregate session (`/mcp`); no server can be named so.
+pub const AGGREGATE: &str = "";
 
 /// Largest request body on the MCP endpoints (tool arguments, sampling answers with
 /// images).
@@ -133,6 +139,8 @@ pub struct Gateway {
     idle: Duration,
     /// Calls, errors and latencies per server and tool.
     pub metrics: metrics::Metrics,
+    /// The aggregate endpoint's names and uris, as its last lists gave them out.
+    pub catalog: Mutex<aggregate::Catalog>,
 }
 
 impl Gateway {
@@ -142,6 +150,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             idle,
             metrics: metrics::Metrics::default(),
+            catalog: Mutex::new(aggregate::Catalog::default()),
         });
         let weak = Arc::downgrade(&gw);
         let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
@@ -199,6 +208,15 @@ impl Gateway {
         }
     }
 
+    /// Every aggregate session (to tell them their lists changed).
+    fn aggregate_sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions()
+            .values()
+            .filter(|s| s.is_aggregate())
+            .cloned()
+            .collect()
+    }
+
     /// Number of open downstream sessions.
     pub fn len(&self) -> usize {
         self.sessions().len()
@@ -214,11 +232,21 @@ fn end(session: &Arc<Session>) {
     if let Some(up) = session.take_upstream() {
         up.detach(session);
     }
+    for (server, up) in session.take_links() {
+        up.detach_with(session, session.subscriptions_at(&server));
+    }
 }
 
 /// The routes, mounted by `crate::api::configure`.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     use actix_web::web;
+    cfg.service(
+        web::resource("/mcp")
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .route(web::post().to(http::post_aggregate))
+            .route(web::get().to(http::get_aggregate))
+            .route(web::delete().to(http::delete_aggregate)),
+    );
     cfg.service(
         web::resource("/mcp/{name}")
             .app_data(web::PayloadConfig::new(MAX_BODY))

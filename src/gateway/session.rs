@@ -1,5 +1,6 @@
 //! A downstream client session (`Mcp-Session-Id`): what the client declared at
-//! `initialize`, the upstream it currently uses, its standalone GET stream, its resource
+//! `initialize`, the upstream it currently uses (an aggregate session of `/mcp`: the
+//! upstream of each server it reached, and which server each subscription went to), its standalone GET stream, its resource
 //! subscriptions and log level, and the server→client requests waiting for its answer.
 //! Locks are held only for a few map operations, never across an await; the router may
 //! lock a session while holding its own lock, never the other way round.
@@ -22,7 +23,7 @@ pub enum Frame {
 
 pub struct Session {
     pub id: String,
-    /// The server name of the URL.
+    /// The server name of the URL; [`super::AGGREGATE`] for a session of `/mcp`.
     pub server: String,
     /// The protocol version agreed with this client.
     pub protocol: String,
@@ -50,6 +51,10 @@ struct State {
     /// Server→client requests sent to this client: its id here → the upstream and the
     /// server's id.
     asked: HashMap<u64, (Upstream, String)>,
+    /// Aggregate sessions: the upstream in use per server name.
+    links: HashMap<String, Upstream>,
+    /// Aggregate sessions: the server each subscribed uri was routed to.
+    sub_owner: HashMap<String, String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,6 +107,8 @@ impl Session {
                 subscriptions: HashSet::new(),
                 log_level: None,
                 asked: HashMap::new(),
+                links: HashMap::new(),
+                sub_owner: HashMap::new(),
             }),
         }
     }
@@ -198,6 +205,51 @@ impl Session {
         lock(&self.state).upstream.take()
     }
 
+    pub fn is_aggregate(&self) -> bool {
+        self.server == super::AGGREGATE
+    }
+
+    /// Aggregate sessions: switches to `up` for `server`; `None` when it is already in use,
+    /// else the upstream it replaces (if any).
+    pub fn link(&self, server: &str, up: &Upstream) -> Option<Option<Upstream>> {
+        let mut st = lock(&self.state);
+        match st.links.get(server) {
+            Some(old) if old.same(up) => None,
+            _ => Some(st.links.insert(server.to_string(), up.clone())),
+        }
+    }
+
+    /// Aggregate sessions: the upstreams in use, by server name.
+    pub fn links(&self) -> Vec<(String, Upstream)> {
+        lock(&self.state)
+            .links
+            .iter()
+            .map(|(s, u)| (s.clone(), u.clone()))
+            .collect()
+    }
+
+    pub fn take_links(&self) -> Vec<(String, Upstream)> {
+        lock(&self.state).links.drain().collect()
+    }
+
+    /// Aggregate sessions: records a subscription to `uri` of `server`; false if it
+    /// existed.
+    pub fn add_subscription_at(&self, uri: &str, server: &str) -> bool {
+        let mut st = lock(&self.state);
+        st.sub_owner.insert(uri.to_string(), server.to_string());
+        st.subscriptions.insert(uri.to_string())
+    }
+
+    /// Aggregate sessions: the uris subscribed at `server`.
+    pub fn subscriptions_at(&self, server: &str) -> Vec<String> {
+        lock(&self.state)
+            .sub_owner
+            .iter()
+            .filter(|(_, s)| *s == server)
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
     pub fn next_request_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -256,7 +308,9 @@ impl Session {
     }
 
     pub fn remove_subscription(&self, uri: &str) -> bool {
-        lock(&self.state).subscriptions.remove(uri)
+        let mut st = lock(&self.state);
+        st.sub_owner.remove(uri);
+        st.subscriptions.remove(uri)
     }
 
     pub fn log_level(&self) -> Option<u8> {

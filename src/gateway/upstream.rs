@@ -261,6 +261,12 @@ impl Upstream {
         Some(rx)
     }
 
+    /// Sets the server's log level (a request of the gateway's own).
+    pub fn set_level(&self, level: &str) {
+        let params = serde_json::json!({ "level": level }).to_string();
+        self.call_internal(jsonrpc::SET_LEVEL, &params);
+    }
+
     /// A request of the gateway's own; its answer is dropped.
     fn call_internal(&self, method: &str, params: &str) {
         let up = self.fresh_id();
@@ -308,7 +314,12 @@ impl Upstream {
     /// A session starts using this upstream: fan-out reaches it, and its subscriptions
     /// (kept across a server restart) are made here too.
     pub fn attach(&self, session: &Arc<Session>) {
-        let uris = session.subscriptions();
+        self.attach_with(session, session.subscriptions());
+    }
+
+    /// [`Self::attach`] with the subscriptions `uris` (an aggregate session's at this
+    /// server only).
+    pub fn attach_with(&self, session: &Arc<Session>, uris: Vec<String>) {
         let mut first = vec![];
         {
             let mut st = lock(&self.0.state);
@@ -331,7 +342,12 @@ impl Upstream {
     /// The session is gone: its subscriptions end here, its requests still in flight are
     /// cancelled upstream, and the server's requests to it are answered with an error.
     pub fn detach(&self, session: &Arc<Session>) {
-        let uris = session.subscriptions();
+        self.detach_with(session, session.subscriptions());
+    }
+
+    /// [`Self::detach`] with the subscriptions `uris` (an aggregate session's at this
+    /// server only).
+    pub fn detach_with(&self, session: &Arc<Session>, uris: Vec<String>) {
         let mut last = vec![];
         let (cancelled, unanswered) = {
             let mut st = lock(&self.0.state);

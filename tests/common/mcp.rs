@@ -1,5 +1,4 @@
-//! A minimal MCP Streamable HTTP client for tests of the gateway (`/mcp/{name}`): one
-//! session, answers read as JSON or SSE, or a call's SSE stream read message by message.
+//! A minimal MCP Streamable HTTP client for tests of the gateway (`/mcp/{name}`, `/mcp`).
 
 use super::Daemon;
 use serde_json::{Value, json};
@@ -20,10 +19,20 @@ pub struct Answer {
 }
 
 impl Client {
+    /// A client of `/mcp/{name}`.
     pub fn new(d: &Daemon, name: &str) -> Client {
+        Client::at(d, &format!("/mcp/{name}"))
+    }
+
+    /// A client of the aggregate endpoint `/mcp`.
+    pub fn aggregate(d: &Daemon) -> Client {
+        Client::at(d, "/mcp")
+    }
+
+    fn at(d: &Daemon, path: &str) -> Client {
         Client {
             http: d.http.clone(),
-            url: format!("http://127.0.0.1:{}/mcp/{name}", d.port),
+            url: format!("http://127.0.0.1:{}{path}", d.port),
             session: None,
         }
     }
@@ -122,6 +131,23 @@ impl Streaming {
             .send()
             .await
             .expect("post");
+        Streaming {
+            body: Box::pin(resp.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The session's standalone GET stream.
+    pub async fn get(c: &Client) -> Streaming {
+        let resp = c
+            .http
+            .get(&c.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", c.session.clone().unwrap_or_default())
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(resp.status().as_u16(), 200, "GET stream");
         Streaming {
             body: Box::pin(resp.bytes_stream()),
             buf: String::new(),

@@ -307,3 +307,23 @@ pub fn py_server(name: &str, extra: &[&str]) -> Value {
     args.extend(extra.iter().map(|s| s.to_string()));
     json!({"name": name, "command": "python3", "args": args, "stop_grace_secs": 3})
 }
+
+/// Runs `script` with the Python of `.deps/venv` (the official MCP SDK is there) and `arg`
+/// as its argument; returns its stdout, panicking with its output unless it succeeds.
+pub async fn run_python(script: &str, arg: &str) -> String {
+    let out = tokio::process::Command::new(deps().join("venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .await
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/client-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The snippet for the aggregate endpoint `/mcp`: every running, exposed server under one
+         *     entry, `mcp-manager`.
+         */
+        get: operations["aggregate_client_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/servers": {
         parameters: {
             query?: never;
@@ -413,7 +433,7 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
-        /** @description A client's configuration for one managed server. */
+        /** @description A client's configuration for one managed server (or the aggregate endpoint). */
         ClientConfig: {
             /** @description The client it is for. */
             client: string;
@@ -425,7 +445,10 @@ export interface components {
             };
             /** @description Where the client reads `config` from. */
             file: string;
-            /** @description The server's name: the key of the entry in `config`. */
+            /**
+             * @description The server's name (`mcp-manager` for the aggregate endpoint): the key of the entry
+             *     in `config`.
+             */
             name: string;
             /** @description Where the token goes when it is not included, and other remarks. */
             note?: string | null;
@@ -1015,6 +1038,41 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    aggregate_client_config: {
+        parameters: {
+            query?: {
+                /** @description `claude-desktop`, `claude-code`, `cursor` or `vscode`. */
+                client?: string | null;
+                /** @description Put the daemon's token itself in the snippet (default: a reference to it). */
+                include_token?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ClientConfig"];
+                    };
+                };
+            };
+            /** @description Unknown or missing client (the message lists them) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list: {
         parameters: {
             query?: never;
