@@ -19,6 +19,7 @@ use super::{Gateway, Reach, Upstream};
 use crate::actors::registry::Lookup;
 use crate::actors::server::GetUpstream;
 use crate::api::AppState;
+use crate::model::Isolation;
 use crate::state::StatusKind;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -85,7 +86,7 @@ fn negotiate(asked: Option<&ProtocolVersion>) -> ProtocolVersion {
     }
 }
 
-fn unavailable(reach: &Reach) -> ErrorData {
+pub(super) fn unavailable(reach: &Reach) -> ErrorData {
     let message = if reach.status == StatusKind::Running {
         format!(
             "server {} is running, but the gateway could not open its session with it (see the daemon's log)",
@@ -128,6 +129,9 @@ async fn reach(app: &AppState, name: &str) -> Result<Reach, ErrorData> {
 async fn upstream_of(app: &AppState, session: &Arc<Session>) -> Result<Upstream, ErrorData> {
     if let Some(up) = session.upstream() {
         return Ok(up);
+    }
+    if session.is_isolated() {
+        return Err(super::isolated::gone(session));
     }
     let reach = reach(app, &session.server).await?;
     let up = reach.upstream.clone().ok_or_else(|| unavailable(&reach))?;
@@ -241,13 +245,23 @@ async fn initialize(
         Ok(r) => r,
         Err(e) => return json(StatusCode::NOT_FOUND, jsonrpc::error_data(Some(id), &e)),
     };
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    // Isolation per-session: an upstream of the session's own, whose handshake answers.
+    let own = match reach.isolation {
+        Isolation::PerSession => match super::isolated::open(app, &reach, &sid).await {
+            Ok(own) => Some(own),
+            Err((status, e)) => return json(status, jsonrpc::error_data(Some(id), &e)),
+        },
+        Isolation::Shared => None,
+    };
     // A server that is not running yet (or any more) can still be connected to when its
     // last handshake is known; its calls then answer with its state.
-    let Some(info) = reach
-        .info
-        .as_ref()
-        .filter(|_| reach.upstream.is_some() || reach.status != StatusKind::Running)
-    else {
+    let Some(info) = own.as_ref().map(|o| &o.info).or_else(|| {
+        reach
+            .info
+            .as_ref()
+            .filter(|_| reach.upstream.is_some() || reach.status != StatusKind::Running)
+    }) else {
         return json(
             StatusCode::OK,
             jsonrpc::error_data(Some(id), &unavailable(&reach)),
@@ -276,12 +290,17 @@ async fn initialize(
             );
         }
     };
-    let sid = uuid::Uuid::new_v4().simple().to_string();
-    let session = Arc::new(
-        Session::new(sid.clone(), name.to_string(), version.to_string(), &caps)
-            .with_client_info(client_info),
-    );
-    if let Some(up) = &reach.upstream {
+    let mut session = Session::new(sid.clone(), name.to_string(), version.to_string(), &caps)
+        .with_client_info(client_info);
+    let upstream = match own {
+        Some(own) => {
+            session = session.with_lease(own.lease);
+            Some(own.upstream)
+        }
+        None => reach.upstream.clone(),
+    };
+    let session = Arc::new(session);
+    if let Some(up) = &upstream {
         adopt(&session, up);
     }
     gw.insert(session);

@@ -18,11 +18,13 @@
 //! around the stdio pipes by [`crate::mcp::McpSession`]), [`http_upstream`] (the gateway's
 //! own session with a server reached over HTTP, feeding the same router), [`session`] (a
 //! downstream client session), [`http`] (the endpoint), [`metrics`] (calls, errors and
-//! latency per server and tool, recorded by the router). Host/Origin checks and the bearer token come from
+//! latency per server and tool, recorded by the router), [`isolated`] (sessions with an
+//! upstream process of their own, `isolation: "per-session"`). Host/Origin checks and the bearer token come from
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
 
 pub mod http;
 pub mod http_upstream;
+pub mod isolated;
 pub mod jsonrpc;
 pub mod metrics;
 pub mod session;
@@ -53,6 +55,8 @@ pub struct Reach {
     pub upstream: Option<Upstream>,
     /// What the last handshake recorded.
     pub info: Option<McpInfo>,
+    /// Per-session servers give each client session an upstream of its own.
+    pub isolation: crate::model::Isolation,
 }
 
 /// The downstream sessions of every server; shared by all HTTP workers.
@@ -142,6 +146,7 @@ fn end(session: &Arc<Session>) {
     if let Some(up) = session.take_upstream() {
         up.detach(session);
     }
+    session.release_instance();
 }
 
 /// The routes, mounted by `crate::api::configure`.

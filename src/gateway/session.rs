@@ -33,6 +33,8 @@ pub struct Session {
     client_info: serde_json::Value,
     next_id: AtomicU64,
     state: Mutex<State>,
+    /// Isolation per-session: the session's claim on its own upstream process.
+    lease: Option<super::isolated::Lease>,
 }
 
 struct State {
@@ -98,12 +100,31 @@ impl Session {
                 log_level: None,
                 asked: HashMap::new(),
             }),
+            lease: None,
         }
     }
 
     pub fn with_client_info(mut self, info: serde_json::Value) -> Self {
         self.client_info = info;
         self
+    }
+
+    /// The session runs on an upstream process of its own.
+    pub fn with_lease(mut self, lease: super::isolated::Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Whether the session has (or had) an upstream process of its own.
+    pub fn is_isolated(&self) -> bool {
+        self.lease.is_some()
+    }
+
+    /// The session ended: its own upstream process, if it has one, is stopped.
+    pub fn release_instance(&self) {
+        if let Some(lease) = &self.lease {
+            lease.release();
+        }
     }
 
     /// The client context a 2026-07-28 server needs in each request's `_meta` (SEP-2575):
