@@ -2,6 +2,8 @@
 //! driven over HTTP like a user would, plus helpers to find the processes it runs.
 #![allow(dead_code)]
 
+pub mod mcp;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
