@@ -45,6 +45,9 @@ pub(super) struct Instance {
     stop_timers: Vec<SpawnHandle>,
 }
 
+/// An instance's MCP handshake in progress.
+type Handshake = futures::future::LocalBoxFuture<'static, Result<McpSession, String>>;
+
 /// The short form of a gateway session id used in log lines.
 fn tag(session_id: &str) -> &str {
     &session_id[..session_id.len().min(8)]
@@ -62,11 +65,7 @@ impl ServerActor {
         &mut self,
         session_id: &str,
         ctx: &mut Context<Self>,
-    ) -> AppResult<(
-        u64,
-        u32,
-        futures::future::LocalBoxFuture<'static, Result<McpSession, String>>,
-    )> {
+    ) -> AppResult<(u64, u32, Handshake)> {
         if self.rec.settings.isolation != Isolation::PerSession {
             return Err(AppError::Conflict(format!(
                 "{} does not have isolation per-session",
@@ -130,7 +129,7 @@ impl ServerActor {
         let from_pump = protocol_channel(stdout, &server_id, &logs);
         let deadline = self.start_deadline();
         let timeout = self.rec.settings.start_timeout_secs;
-        let handshake = Box::pin(async move {
+        let handshake: Handshake = Box::pin(async move {
             let connect = McpSession::connect_stdio(&server_id, logs, from_pump, stdin);
             tokio::time::timeout_at(deadline.into(), connect)
                 .await
