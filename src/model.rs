@@ -549,6 +549,9 @@ pub struct ServerView {
     /// A gateway call to the stopped server starts it.
     pub start_on_demand: bool,
     pub isolation: Isolation,
+    /// With isolation `per-session`: the upstream processes running now, one per gateway
+    /// client session (on top of the server's own instance).
+    pub session_instances: u32,
     pub tools: ToolFilter,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -593,6 +596,7 @@ impl ServerView {
             exposed: r.settings.exposed,
             start_on_demand: r.settings.start_on_demand,
             isolation: r.settings.isolation,
+            session_instances: 0,
             tools: r.settings.tools.clone(),
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -842,6 +846,20 @@ impl ServerRecord {
             return Err(AppError::Validation(
                 "transport 'http' needs a url or a port".into(),
             ));
+        }
+        if self.settings.isolation == Isolation::PerSession {
+            // Each client session gets its own child on its own pipes: only a process the
+            // manager spawns over stdio can be multiplied that way.
+            if self.kind == ServerType::Remote || self.transport == Transport::Http {
+                return Err(AppError::Validation(
+                    "isolation per-session needs a stdio server".into(),
+                ));
+            }
+            if self.kind == ServerType::Container {
+                return Err(AppError::Validation(
+                    "isolation per-session is not supported for containers yet (only for processes over stdio)".into(),
+                ));
+            }
         }
         self.settings.validate()
     }

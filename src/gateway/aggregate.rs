@@ -123,7 +123,7 @@ pub(super) fn initialize(id: &str, hello: Hello, gw: &Gateway) -> HttpResponse {
         "The tools and prompts of every server that mcp-manager runs, named {server}__{name}."
             .into(),
     );
-    open_session(gw, super::AGGREGATE, id, hello, result, None, None)
+    open_session(gw, super::AGGREGATE, id, hello, result, None, None, None)
 }
 
 /// Servers that are running and exposed, in name order.

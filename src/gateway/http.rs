@@ -29,7 +29,7 @@ use super::{AGGREGATE, Gateway, Reach, Upstream};
 use crate::actors::registry::Lookup;
 use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
-use crate::model::ToolFilter;
+use crate::model::{Isolation, ToolFilter};
 use crate::state::StatusKind;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -219,6 +219,9 @@ async fn upstream_of(app: &AppState, session: &Arc<Session>) -> Result<Upstream,
     if let Some(up) = session.upstream() {
         return Ok(up);
     }
+    if session.is_isolated() {
+        return Err(super::isolated::gone(session));
+    }
     let reach = wake(app, &session.server, reach(app, &session.server).await?).await?;
     let up = reach.upstream.clone().ok_or_else(|| unavailable(&reach))?;
     adopt(session, &up);
@@ -370,6 +373,7 @@ pub(super) fn hello(env: &Envelope<'_>) -> Hello {
 
 /// Opens a session of `server` (or [`AGGREGATE`]) and answers the client's `initialize`
 /// with `result` and the new `Mcp-Session-Id`.
+#[allow(clippy::too_many_arguments)] // each is one fact about the new session
 pub(super) fn open_session(
     gw: &Gateway,
     server: &str,
@@ -378,6 +382,7 @@ pub(super) fn open_session(
     mut result: InitializeResult,
     upstream: Option<&Upstream>,
     policy: Option<tokio::sync::watch::Receiver<Arc<super::Policy>>>,
+    isolated: Option<(String, super::isolated::Lease)>,
 ) -> HttpResponse {
     result.protocol_version = hello.version.clone();
     let body = match serde_json::to_string(&result) {
@@ -391,7 +396,11 @@ pub(super) fn open_session(
             );
         }
     };
-    let sid = uuid::Uuid::new_v4().simple().to_string();
+    // A per-session upstream was opened under the session's id already.
+    let (sid, lease) = match isolated {
+        Some((sid, lease)) => (sid, Some(lease)),
+        None => (uuid::Uuid::new_v4().simple().to_string(), None),
+    };
     let mut session = Session::new(
         sid.clone(),
         server.to_string(),
@@ -401,6 +410,9 @@ pub(super) fn open_session(
     .with_client_info(hello.client_info);
     if let Some(policy) = policy {
         session = session.with_policy(policy);
+    }
+    if let Some(lease) = lease {
+        session = session.with_lease(lease);
     }
     let session = Arc::new(session);
     if let Some(up) = upstream {
@@ -433,13 +445,23 @@ async fn initialize(
         Ok(r) => r,
         Err(e) => return json(StatusCode::OK, jsonrpc::error_data(Some(id), &e)),
     };
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    // Isolation per-session: an upstream of the session's own, whose handshake answers.
+    let own = match reach.isolation {
+        Isolation::PerSession => match super::isolated::open(app, &reach, &sid).await {
+            Ok(own) => Some(own),
+            Err((status, e)) => return json(status, jsonrpc::error_data(Some(id), &e)),
+        },
+        Isolation::Shared => None,
+    };
     // A server that is not running yet (or any more) can still be connected to when its
     // last handshake is known; its calls then answer with its state.
-    let Some(info) = reach
-        .info
-        .as_ref()
-        .filter(|_| reach.upstream.is_some() || reach.status != StatusKind::Running)
-    else {
+    let Some(info) = own.as_ref().map(|o| &o.info).or_else(|| {
+        reach
+            .info
+            .as_ref()
+            .filter(|_| reach.upstream.is_some() || reach.status != StatusKind::Running)
+    }) else {
         return json(
             StatusCode::OK,
             jsonrpc::error_data(Some(id), &unavailable(&reach)),
@@ -456,14 +478,19 @@ async fn initialize(
         result.server_info = si;
     }
     result.instructions = info.instructions.clone();
+    let (upstream, isolated) = match own {
+        Some(own) => (Some(own.upstream), Some((sid, own.lease))),
+        None => (reach.upstream.clone(), None),
+    };
     open_session(
         gw,
         name,
         id,
         hello(env),
         result,
-        reach.upstream.as_ref(),
+        upstream.as_ref(),
         Some(reach.policy.clone()),
+        isolated,
     )
 }
 

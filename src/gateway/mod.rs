@@ -19,7 +19,8 @@
 //! own session with a server reached over HTTP, feeding the same router), [`session`] (a
 //! downstream client session), [`http`] (the endpoint), [`metrics`] (calls, errors and
 //! latency per server and tool, recorded by the router), [`aggregate`] (`/mcp`: every
-//! running, exposed server behind one endpoint) and [`names`] (its naming rule). Host/Origin checks and the bearer token come from
+//! running, exposed server behind one endpoint), [`names`] (its naming rule) and [`isolated`]
+//! (sessions with an upstream process of their own, `isolation: "per-session"`). Host/Origin checks and the bearer token come from
 //! `crate::api::security`, which guards `/mcp` as it guards `/api`.
 //!
 //! Per-server options ([`Policy`]: exposed, tool allow/deny, start on demand) are read on
@@ -30,6 +31,7 @@
 pub mod aggregate;
 pub mod http;
 pub mod http_upstream;
+pub mod isolated;
 pub mod jsonrpc;
 pub mod metrics;
 pub mod names;
@@ -106,6 +108,8 @@ pub struct Reach {
     pub policy: watch::Receiver<Arc<Policy>>,
     /// The server's status as it changes (for a caller waiting for `running`).
     pub status_changes: watch::Receiver<StatusKind>,
+    /// Per-session servers give each client session an upstream of its own.
+    pub isolation: crate::model::Isolation,
 }
 
 /// What a server's settings say about its gateway endpoints.
@@ -235,6 +239,7 @@ fn end(session: &Arc<Session>) {
     for (server, up) in session.take_links() {
         up.detach_with(session, session.subscriptions_at(&server));
     }
+    session.release_instance();
 }
 
 /// The routes, mounted by `crate::api::configure`.

@@ -38,6 +38,8 @@ pub struct Session {
     /// ServerActor updates them; `None` only in unit tests.
     policy: Option<watch::Receiver<Arc<Policy>>>,
     state: Mutex<State>,
+    /// Isolation per-session: the session's claim on its own upstream process.
+    lease: Option<super::isolated::Lease>,
 }
 
 struct State {
@@ -110,6 +112,7 @@ impl Session {
                 links: HashMap::new(),
                 sub_owner: HashMap::new(),
             }),
+            lease: None,
         }
     }
 
@@ -132,6 +135,24 @@ impl Session {
     /// stops being exposed).
     pub fn policy_changes(&self) -> Option<watch::Receiver<Arc<Policy>>> {
         self.policy.clone()
+    }
+
+    /// The session runs on an upstream process of its own.
+    pub fn with_lease(mut self, lease: super::isolated::Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Whether the session has (or had) an upstream process of its own.
+    pub fn is_isolated(&self) -> bool {
+        self.lease.is_some()
+    }
+
+    /// The session ended: its own upstream process, if it has one, is stopped.
+    pub fn release_instance(&self) {
+        if let Some(lease) = &self.lease {
+            lease.release();
+        }
     }
 
     /// The client context a 2026-07-28 server needs in each request's `_meta` (SEP-2575):

@@ -185,3 +185,26 @@ pub fn text_of(result: &Value) -> String {
         .unwrap_or_default()
         .to_string()
 }
+impl Client {
+    /// Ends the session (`DELETE`); returns the HTTP status.
+    pub async fn delete(&self) -> u16 {
+        let mut r = self.http.delete(&self.url);
+        if let Some(s) = &self.session {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send().await.expect("delete").status().as_u16()
+    }
+
+    /// Calls a tool; the answer's last message (the JSON-RPC response).
+    pub async fn tool(&self, id: u64, name: &str, arguments: Value) -> Value {
+        let a = self
+            .call(
+                id,
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{:?}", a.messages);
+        a.messages.last().cloned().unwrap_or(Value::Null)
+    }
+}

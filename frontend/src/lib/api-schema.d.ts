@@ -896,6 +896,12 @@ export interface components {
             restart_policy: components["schemas"]["RestartPolicy"];
             /** @description Names of the secret variables. Their values are write-only and never shown. */
             secret_env: string[];
+            /**
+             * Format: int32
+             * @description With isolation `per-session`: the upstream processes running now, one per gateway
+             *     client session (on top of the server's own instance).
+             */
+            session_instances: number;
             /** @description A gateway call to the stopped server starts it. */
             start_on_demand: boolean;
             /** Format: double */

@@ -33,8 +33,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
 mod container;
+mod instances;
 
 pub use container::{CheckContainer, ContainerCreated, ContainerEvent as ContainerEventMsg};
+pub use instances::{EndInstance, InstanceReady, MAX_SESSION_INSTANCES, OpenInstance};
 
 /// What every ServerActor shares with the daemon.
 #[derive(Clone)]
@@ -129,6 +131,10 @@ pub struct ServerActor {
     /// The status, for callers that wait for a change (a gateway call starting the
     /// server on demand) without asking again and again.
     status_watch: tokio::sync::watch::Sender<StatusKind>,
+    /// Per-session instances (isolation `per-session`), by gateway session id.
+    instances: std::collections::HashMap<String, instances::Instance>,
+    /// Told when the last instance is gone (shutdown and delete wait for it).
+    instances_waiters: Vec<oneshot::Sender<()>>,
 }
 
 impl ServerActor {
@@ -146,6 +152,8 @@ impl ServerActor {
             backoff_timer: None,
             deleted: false,
             health: None,
+            instances: Default::default(),
+            instances_waiters: vec![],
         }
     }
 
@@ -156,6 +164,7 @@ impl ServerActor {
     fn view(&self) -> ServerView {
         let mut v = ServerView::from_record(&self.rec);
         v.status = self.status.kind();
+        v.session_instances = self.instance_count();
         match &self.status {
             Status::Starting { since, .. } | Status::Running { since, .. } => {
                 v.status_since = Some(*since)
@@ -314,26 +323,19 @@ impl ServerActor {
         self.begin_run(ctx, generation, Handle::Remote { url }, None, connect);
     }
 
-    /// Spawns a process run. Everything the user can get wrong is checked before the fork.
-    fn begin_process_start(&mut self, ctx: &mut Context<Self>) -> AppResult<()> {
+    /// Spawns the server's command (its args, env with secrets, cwd) the one way the
+    /// manager spawns anything: own process group, parent-death signal, orphan markers.
+    /// Everything the user can get wrong is checked before the fork. Used for the server's
+    /// run and for its per-session instances.
+    fn spawn_command(&self) -> Result<(std::path::PathBuf, process::Spawned), String> {
         let cwd = self.rec.working_directory.clone();
-        let checked = (|| {
-            if let Some(dir) = &cwd {
-                process::check_working_directory(Path::new(dir))?;
-            }
-            let command = self.rec.command.clone().unwrap_or_default();
-            let path = process::effective_path(&self.rec.env);
-            process::resolve_command(&command, path.as_deref(), cwd.as_deref().map(Path::new))
-        })();
-        let program = match checked {
-            Ok(p) => p,
-            Err(reason) => {
-                self.run = None;
-                self.fail(reason.clone());
-                return Err(AppError::Unprocessable(reason));
-            }
-        };
-        let generation = self.rec.generation + 1;
+        if let Some(dir) = &cwd {
+            process::check_working_directory(Path::new(dir))?;
+        }
+        let command = self.rec.command.clone().unwrap_or_default();
+        let path = process::effective_path(&self.rec.env);
+        let program =
+            process::resolve_command(&command, path.as_deref(), cwd.as_deref().map(Path::new))?;
         let env: Vec<(&str, &str)> = self
             .rec
             .env
@@ -341,18 +343,25 @@ impl ServerActor {
             .chain(self.rec.secret_env.iter())
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let spawned = process::spawn(SpawnSpec {
+        process::spawn(SpawnSpec {
             program: program.clone(),
             args: &self.rec.args,
             cwd: cwd.as_deref().map(Path::new),
             env,
             instance_id: &self.deps.instance_id,
             server_id: &self.rec.id,
-        });
-        let spawned = match spawned {
+        })
+        .map(|spawned| (program.clone(), spawned))
+        .map_err(|e| format!("could not start {}: {e}", program.display()))
+    }
+
+    /// Spawns a process run.
+    fn begin_process_start(&mut self, ctx: &mut Context<Self>) -> AppResult<()> {
+        let generation = self.rec.generation + 1;
+        let (program, spawned) = match self.spawn_command() {
             Ok(s) => s,
-            Err(e) => {
-                let reason = format!("could not start {}: {e}", program.display());
+            Err(reason) => {
+                self.run = None;
                 self.fail(reason.clone());
                 return Err(AppError::Unprocessable(reason));
             }
@@ -360,7 +369,7 @@ impl ServerActor {
         self.rec.generation = generation;
         self.rec.last_error = None;
         let process::Spawned {
-            mut child,
+            child,
             pid,
             pgid,
             stdin,
@@ -379,19 +388,7 @@ impl ServerActor {
         // Exit is seen at once: the wait task owns the child and reports its status.
         let addr = ctx.address();
         tokio::spawn(async move {
-            let status = child.wait().await;
-            let exit = match status {
-                Ok(s) => ExitInfo {
-                    code: s.code(),
-                    signal: s.signal(),
-                    at: Utc::now(),
-                },
-                Err(_) => ExitInfo {
-                    code: None,
-                    signal: None,
-                    at: Utc::now(),
-                },
-            };
+            let exit = wait_child(child).await;
             addr.do_send(ChildExited { generation, exit });
         });
 
@@ -667,6 +664,8 @@ impl ServerActor {
     /// Graceful stop of the current run: close stdin (the MCP stdio way to ask for an exit),
     /// SIGTERM to the group shortly after, SIGKILL to the group at the grace deadline.
     fn begin_stop(&mut self, ctx: &mut Context<Self>) {
+        // Per-session instances belong to this run: they go with it.
+        self.stop_all_instances(ctx);
         let grace = Duration::from_secs_f64(self.rec.settings.stop_grace_secs);
         let Some(run) = self.run.as_mut() else {
             return;
@@ -686,27 +685,10 @@ impl ServerActor {
         let generation = run.generation;
         match &run.handle {
             Handle::Process { pgid, .. } => {
-                let pgid = *pgid;
-                let term_after = (grace / 2).min(Duration::from_secs(1));
-                run.stop_timers
-                    .push(ctx.run_later(term_after, move |act, _| {
-                        if act.is_stopping(generation) {
-                            tracing::debug!(pgid, "SIGTERM to group");
-                            process::signal_group(pgid, Signal::SIGTERM);
-                        }
-                    }));
-                run.stop_timers.push(ctx.run_later(grace, move |act, _| {
-                    if act.is_stopping(generation) {
-                        act.log(
-                            "warn",
-                            format!(
-                                "still running after the {}s grace period: SIGKILL",
-                                grace.as_secs_f64()
-                            ),
-                        );
-                        process::signal_group(pgid, Signal::SIGKILL);
-                    }
-                }));
+                let timers = stop_group(ctx, *pgid, grace, "", move |act| {
+                    act.is_stopping(generation)
+                });
+                run.stop_timers.extend(timers);
             }
             Handle::Container { id } => {
                 let id = id.clone();
@@ -738,6 +720,8 @@ impl ServerActor {
             tracing::debug!(server = %self.rec.name, generation = msg.generation, "stale exit ignored");
             return;
         };
+        // A crash ends the run's per-session instances too (a stop already began theirs).
+        self.stop_all_instances(ctx);
         match &run.handle {
             // Whatever the leader left in its group belongs to this run: end it too.
             Handle::Process { pgid, .. } => {
@@ -1128,6 +1112,7 @@ impl Handler<GetUpstream> for ServerActor {
             info: self.rec.mcp_info.clone(),
             policy: self.policy.subscribe(),
             status_changes: self.status_watch.subscribe(),
+            isolation: self.rec.settings.isolation,
         })
     }
 }
@@ -1259,11 +1244,14 @@ impl Handler<Delete> for ServerActor {
         if let Some(AfterStop::Delete(tx)) = self.stop_then(AfterStop::Delete(tx), ctx) {
             let _ = tx.send(());
         }
+        self.stop_all_instances(ctx);
+        let instances = self.instances_gone();
         let store = self.deps.store.clone();
         let id = self.rec.id.clone();
         Box::pin(
             async move {
                 let _ = rx.await;
+                let _ = instances.await;
                 store
                     .write(move |c| {
                         use crate::db::schema::servers::dsl;
@@ -1300,8 +1288,11 @@ impl Handler<Shutdown> for ServerActor {
         if let Some(AfterStop::Shutdown(tx)) = self.stop_then(AfterStop::Shutdown(tx), ctx) {
             let _ = tx.send(());
         }
+        self.stop_all_instances(ctx);
+        let instances = self.instances_gone();
         Box::pin(async move {
             let _ = rx.await;
+            let _ = instances.await;
         })
     }
 }
@@ -1355,6 +1346,57 @@ fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// The signals of the stop sequence, once stdin is closed: SIGTERM to the group shortly
+/// after, SIGKILL at the grace deadline, each only while `still` says that group is the one
+/// being stopped (a timer outliving its process must not hit a successor).
+fn stop_group(
+    ctx: &mut Context<ServerActor>,
+    pgid: i32,
+    grace: Duration,
+    who: &str,
+    still: impl Fn(&ServerActor) -> bool + Clone + 'static,
+) -> Vec<SpawnHandle> {
+    let term_after = (grace / 2).min(Duration::from_secs(1));
+    let term = still.clone();
+    let who = who.to_string();
+    vec![
+        ctx.run_later(term_after, move |act, _| {
+            if term(act) {
+                tracing::debug!(pgid, "SIGTERM to group");
+                process::signal_group(pgid, Signal::SIGTERM);
+            }
+        }),
+        ctx.run_later(grace, move |act, _| {
+            if still(act) {
+                act.log(
+                    "warn",
+                    format!(
+                        "{who}still running after the {}s grace period: SIGKILL",
+                        grace.as_secs_f64()
+                    ),
+                );
+                process::signal_group(pgid, Signal::SIGKILL);
+            }
+        }),
+    ]
+}
+
+/// Waits for the child (reaping it) and says how it ended.
+async fn wait_child(mut child: tokio::process::Child) -> ExitInfo {
+    match child.wait().await {
+        Ok(s) => ExitInfo {
+            code: s.code(),
+            signal: s.signal(),
+            at: Utc::now(),
+        },
+        Err(_) => ExitInfo {
+            code: None,
+            signal: None,
+            at: Utc::now(),
+        },
+    }
+}
+
 /// Logs every line of a pipe until EOF.
 async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
     pipe: R,
@@ -1362,8 +1404,25 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
     server_id: String,
     logs: Option<LogSender>,
 ) {
+    log_pipe_tagged(pipe, source, server_id, logs, None).await
+}
+
+/// Logs every line of a pipe until EOF, each behind `prefix` when one is given (a
+/// per-session instance's lines, told apart from the server's own).
+async fn log_pipe_tagged<R: tokio::io::AsyncRead + Unpin>(
+    pipe: R,
+    source: Source,
+    server_id: String,
+    logs: Option<LogSender>,
+    prefix: Option<String>,
+) {
     let server_id: std::sync::Arc<str> = server_id.into();
     read_lines(pipe, MAX_LINE, |lines: &mut Vec<Line>| {
+        if let Some(prefix) = &prefix {
+            for l in lines.iter_mut() {
+                l.bytes.splice(0..0, prefix.bytes());
+            }
+        }
         if let Some(logs) = &logs {
             logs.lines(&server_id, source, lines);
         }

@@ -29,6 +29,7 @@ function server(over: Partial<ServerView> = {}): ServerView {
     exposed: true,
     start_on_demand: false,
     isolation: 'shared',
+    session_instances: 0,
     tools: {},
     created_at: '2026-01-01T00:00:00Z',
     updated_at: '2026-01-01T00:00:00Z',

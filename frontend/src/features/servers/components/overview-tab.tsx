@@ -60,6 +60,12 @@ export function OverviewTab({ server: s }: { server: ServerView }) {
               <Row k="PID">{s.process_id ? <span data-testid="pid">{s.process_id}</span> : <span className="text-slate-400">{running ? '–' : 'not running'}</span>}</Row>
             )}
             <Row k="Run">#{s.generation}</Row>
+            {s.isolation === 'per-session' && (
+              <Row k="Session instances">
+                <span data-testid="session-instances">{s.session_instances}</span>{' '}
+                <span className="text-slate-400">(one process per gateway session)</span>
+              </Row>
+            )}
             <Row k="Automatic restarts">{s.restart_count}</Row>
             {s.next_start_at && <Row k="Next start">{dateTime(s.next_start_at)}</Row>}
             <Row k="Last exit">
