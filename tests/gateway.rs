@@ -879,8 +879,9 @@ async fn over_http_a_sampling_request_goes_to_the_client_whose_call_caused_it() 
 /// The official Python SDK client (from `.deps/venv`, installed by `.ci/setup.sh`) through
 /// the gateway to two real servers: mcp-server-time (a 2026-07-28 server over stdio) and
 /// server-everything.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
+/// A daemon running two published servers over stdio: mcp-server-time (`time`, a
+/// 2026-07-28 server, from `.deps/venv`) and server-everything (`everything`, `.deps/npm`).
+async fn daemon_with_real_servers() -> Daemon {
     let deps = common::deps();
     let python = deps.join("venv/bin/python");
     let d = Daemon::start();
@@ -896,6 +897,13 @@ async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
     for n in ["time", "everything"] {
         d.wait_status(n, "running", Duration::from_secs(60)).await;
     }
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
+    let python = common::deps().join("venv/bin/python");
+    let d = daemon_with_real_servers().await;
     let script = r#"
 import asyncio, sys
 from mcp import ClientSession
@@ -929,3 +937,90 @@ asyncio.run(main(sys.argv[1]))
     assert!(stdout.contains("time -> {") && stdout.contains("\"timezone\": \"UTC\""));
     assert!(stdout.contains("everything -> Echo: hi"), "{stdout}");
 }
+
+/// The official TypeScript SDK client (`tests/fixtures/ts_client.mjs`: `Client` over
+/// `StreamableHTTPClientTransport`) through the gateway to the same two real servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_client_uses_real_servers_through_the_gateway() {
+    let d = daemon_with_real_servers().await;
+    let time = ts_client(
+        &d,
+        "time",
+        "get_current_time",
+        json!({"timezone": "UTC"}),
+        None,
+    )
+    .await;
+    assert!(
+        time["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("get_current_time"))),
+        "{time}"
+    );
+    let now: Value = serde_json::from_str(
+        time["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("get_current_time gave no JSON ({e}): {time}"));
+    assert_eq!(now["timezone"], "UTC", "{time}");
+    assert!(
+        now["datetime"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{time}"
+    );
+
+    let echo = ts_client(
+        &d,
+        "everything",
+        "echo",
+        json!({"message": "from ts"}),
+        None,
+    )
+    .await;
+    assert!(
+        echo["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("echo"))),
+        "{echo}"
+    );
+    assert_eq!(
+        echo["result"]["content"][0]["text"], "Echo: from ts",
+        "{echo}"
+    );
+    assert_ne!(echo["result"]["isError"], true, "{echo}");
+}
+
+/// Runs `tests/fixtures/ts_client.mjs` against `/mcp/{name}` (with `token` as a bearer)
+/// and returns what it printed: `{server, tools, result}`.
+async fn ts_client(d: &Daemon, name: &str, tool: &str, args: Value, token: Option<&str>) -> Value {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(repo().join("tests/fixtures/ts_client.mjs"))
+        .arg(format!("http://127.0.0.1:{}/mcp/{name}", d.port))
+        .arg(tool)
+        .arg(args.to_string())
+        .env("TEST_NODE_MODULES", common::deps().join("npm/node_modules"))
+        .env_remove("MCP_MANAGER_TOKEN");
+    if let Some(t) = token {
+        cmd.env("MCP_MANAGER_TOKEN", t);
+    }
+    json_output(cmd, &format!("ts_client.mjs {name} {tool}")).await
+}
+
+/// Runs a client script (at most 60 s) that prints one JSON line; panics with its output
+/// unless it succeeds.
+async fn json_output(mut cmd: tokio::process::Command, what: &str) -> Value {
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.kill_on_drop(true).output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} took over 60 s"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{what}: {e}: {stdout}"))
+}
+
