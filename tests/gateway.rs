@@ -1024,3 +1024,46 @@ async fn json_output(mut cmd: tokio::process::Command, what: &str) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{what}: {e}: {stdout}"))
 }
 
+/// Runs `tests/fixtures/sampling_clients.py` (three Python SDK clients, see there) against
+/// `/mcp/{name}` and returns what it printed.
+async fn sampling_clients(d: &Daemon, name: &str, b_calls: bool) -> Value {
+    let mut cmd = tokio::process::Command::new(common::deps().join("venv/bin/python"));
+    cmd.arg(repo().join("tests/fixtures/sampling_clients.py"))
+        .arg(format!("http://127.0.0.1:{}/mcp/{name}", d.port));
+    if b_calls {
+        cmd.arg("--b-calls");
+    }
+    json_output(cmd, "sampling_clients.py").await
+}
+
+/// Acceptance 2 with the Python SDK over a stdio upstream: A's call raises a sampling
+/// request while B (which declared sampling too, but has nothing in flight) is connected
+/// and C (no sampling) has a slow call in flight. Only A is asked, once, and A's answer
+/// is what the server got back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_request_reaches_only_the_client_whose_call_raised_it() {
+    let d = daemon_with_fixture(&[]).await;
+    let r = sampling_clients(&d, NAME, false).await;
+    println!("{r}");
+    assert_eq!(r["asked"]["A"], json!(["from A"]), "{r}");
+    assert_eq!(r["asked"]["B"], json!([]), "{r}");
+    assert_eq!(r["a"], "LLM response: answer of A", "{r}");
+    assert_eq!(r["a_is_error"], false, "{r}");
+    assert_eq!(r["c"], "slept 4000", "{r}");
+    assert_eq!(r["c_in_flight_during_a"], true, "{r}");
+}
+
+/// The same over an HTTP upstream, where each server request arrives on the answer stream
+/// of the call that raised it: B may even have a sampling call of its own in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_sampling_requests_of_concurrent_sdk_clients_each_reach_their_own() {
+    let d = daemon_with_http_fixture().await;
+    let r = sampling_clients(&d, "http-fixture", true).await;
+    println!("{r}");
+    assert_eq!(r["asked"]["A"], json!(["from A"]), "{r}");
+    assert_eq!(r["asked"]["B"], json!(["from B"]), "{r}");
+    assert_eq!(r["a"], "LLM response: answer of A", "{r}");
+    assert_eq!(r["b"], "LLM response: answer of B", "{r}");
+    assert_eq!(r["c"], "slept 4000", "{r}");
+    assert_eq!(r["c_in_flight_during_a"], true, "{r}");
+}
