@@ -21,21 +21,25 @@ fn fixture() -> Value {
 }
 
 async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
+    daemon_running(fixture(), env).await
+}
+
+/// A daemon (with `env`, where `MCP_MANAGER_TOKEN` is also used for its API) running the
+/// server `spec` (a conformance fixture), once it is `running`.
+async fn daemon_running(spec: Value, env: &[(&str, &str)]) -> Daemon {
     assert!(
         repo()
             .join("tests/fixtures/conformance/node_modules/@modelcontextprotocol/sdk")
             .exists(),
         "fixture deps missing: run `bash tests/conformance/setup.sh` first"
     );
+    let name = spec["name"].as_str().expect("name").to_string();
     let d = Daemon::start_env(env);
     let token = env
         .iter()
         .find(|(k, _)| *k == "MCP_MANAGER_TOKEN")
         .map(|(_, v)| v.to_string());
-    let mut r = d
-        .http
-        .post(format!("{}/api/servers", d.url))
-        .json(&fixture());
+    let mut r = d.http.post(format!("{}/api/servers", d.url)).json(&spec);
     if let Some(t) = &token {
         r = r.bearer_auth(t);
     }
@@ -47,7 +51,7 @@ async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
         resp.text().await.unwrap_or_default()
     );
     if token.is_none() {
-        d.wait_status(NAME, "running", Duration::from_secs(60))
+        d.wait_status(&name, "running", Duration::from_secs(60))
             .await;
     } else {
         // The harness' helpers do not send the token: poll with it here.
@@ -55,7 +59,7 @@ async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
         loop {
             let v: Value = d
                 .http
-                .get(format!("{}/api/servers/{NAME}", d.url))
+                .get(format!("{}/api/servers/{name}", d.url))
                 .bearer_auth(token.as_deref().unwrap_or_default())
                 .send()
                 .await
@@ -791,12 +795,16 @@ async fn twenty_sessions_at_once_and_the_session_rules() {
 
 /// A daemon running the conformance fixture in its own HTTP mode (transport http).
 async fn daemon_with_http_fixture() -> Daemon {
+    daemon_running(http_fixture(), &[]).await
+}
+
+/// The conformance fixture as `http-fixture`, serving Streamable HTTP on a free port.
+fn http_fixture() -> Value {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let d = Daemon::start();
-    d.create(json!({
+    json!({
         "name": "http-fixture",
         "command": "node",
         "args": [
@@ -807,11 +815,7 @@ async fn daemon_with_http_fixture() -> Daemon {
         "transport": "http",
         "port": port,
         "start": true,
-    }))
-    .await;
-    d.wait_status("http-fixture", "running", Duration::from_secs(60))
-        .await;
-    d
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1066,4 +1070,86 @@ async fn over_http_sampling_requests_of_concurrent_sdk_clients_each_reach_their_
     assert_eq!(r["b"], "LLM response: answer of B", "{r}");
     assert_eq!(r["c"], "slept 4000", "{r}");
     assert_eq!(r["c_in_flight_during_a"], true, "{r}");
+}
+
+/// Acceptance 4: the client's credentials never go upstream. A daemon with a token fronts
+/// the HTTP fixture, which records the headers of every request it gets; a client calls
+/// through `/mcp/http-fixture` with `Authorization: Bearer TOKEN` (the TypeScript SDK
+/// client, then a raw request with a cookie too): the fixture saw neither the header nor
+/// the token anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_credentials_never_reach_the_upstream_server() {
+    let token = "tok-3f9a1c-never-upstream";
+    let d = daemon_running(http_fixture(), &[("MCP_MANAGER_TOKEN", token)]).await;
+    let simple = ts_client(
+        &d,
+        "http-fixture",
+        "test_simple_text",
+        json!({}),
+        Some(token),
+    )
+    .await;
+    assert_eq!(
+        simple["result"]["content"][0]["text"], "This is a simple text response for testing.",
+        "{simple}"
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    headers.insert(
+        "cookie",
+        format!("session={token}").parse().expect("header"),
+    );
+    let mut raw = Client {
+        http: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client"),
+        url: format!("http://127.0.0.1:{}/mcp/http-fixture", d.port),
+        session: None,
+    };
+    assert_eq!(raw.initialize().await.status, 200);
+    let r = raw
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+    let seen = ts_client(
+        &d,
+        "http-fixture",
+        "fixture_http_requests",
+        json!({}),
+        Some(token),
+    )
+    .await;
+    let requests: Value = serde_json::from_str(
+        seen["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("fixture_http_requests gave no JSON ({e}): {seen}"));
+    let requests = requests.as_array().expect("a list");
+    // The recorder works: the gateway's own POSTs are there, with their headers.
+    assert!(
+        requests.iter().any(|r| r["method"] == "POST"
+            && r["headers"]["mcp-session-id"].is_string()
+            && r["headers"]["content-type"].is_string()),
+        "{requests:?}"
+    );
+    for r in requests {
+        assert!(
+            r["headers"]["authorization"].is_null(),
+            "went upstream: {r}"
+        );
+        assert!(r["headers"]["cookie"].is_null(), "went upstream: {r}");
+    }
+    assert!(!Value::Array(requests.clone()).to_string().contains(token));
 }
