@@ -6,6 +6,7 @@ mod common;
 
 use common::{Daemon, repo};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const NAME: &str = "conformance";
@@ -224,6 +225,21 @@ impl Streaming {
     }
 }
 
+/// Calls `test_simple_text` as request `id` and checks its answer.
+async fn simple_call_works(c: &Client, id: u64) {
+    let r = c
+        .call(
+            id,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+}
+
 fn text_of(result: &Value) -> String {
     result["result"]["content"][0]["text"]
         .as_str()
@@ -235,29 +251,49 @@ fn text_of(result: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_through_the_gateway() {
     let d = daemon_with_fixture(&[]).await;
-    let url = format!("http://127.0.0.1:{}/mcp/{NAME}", d.port);
+    conformance_passes(&d, NAME, "stdio", &[]).await;
+}
+
+/// Runs the official suite (`tests/conformance/run.sh`) against `/mcp/{name}` and asserts
+/// every scenario passed. Its `Total:` and `conformance:` lines also go to
+/// `target/conformance-summary-{upstream}.txt`, which CI prints (nextest shows only
+/// failing tests' output), pass or fail.
+async fn conformance_passes(d: &Daemon, name: &str, upstream: &str, env: &[(&str, PathBuf)]) {
+    let url = format!("http://127.0.0.1:{}/mcp/{name}", d.port);
     let out = tokio::process::Command::new("bash")
         .arg(repo().join("tests/conformance/run.sh"))
         .arg(&url)
         .current_dir(repo())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .await
         .expect("run.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let total = stdout
-        .lines()
-        .find(|l| l.starts_with("Total:"))
-        .unwrap_or("(no Total line)");
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("conformance:"))
-        .unwrap_or("(no summary line)");
-    println!("through the gateway: {total} / {summary}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or("(no such line)")
+            .to_string()
+    };
+    let (total, summary) = (line("Total:"), line("conformance:"));
+    let report = format!(
+        "conformance suite through /mcp/{name} ({upstream} upstream): {summary}; checks {total}\n"
+    );
+    print!("{report}");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    std::fs::write(
+        target.join(format!("conformance-summary-{upstream}.txt")),
+        &report,
+    )
+    .expect("write the conformance summary");
     assert!(
         out.status.success() && summary.contains("30/30"),
-        "conformance through /mcp/{NAME}: {summary}\n{stdout}"
+        "conformance through /mcp/{name}: {summary}\n{stdout}"
     );
 }
 
@@ -357,17 +393,7 @@ async fn a_stopped_server_answers_at_once_with_its_state() {
     let d = daemon_with_fixture(&[]).await;
     let mut c = Client::new(&d, NAME);
     assert_eq!(c.initialize().await.status, 200);
-    let r = c
-        .call(
-            1,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&c, 1).await;
 
     let (s, v) = d.action(NAME, "stop").await;
     assert!(s == 200 || s == 202, "{s} {v}");
@@ -403,17 +429,7 @@ async fn a_stopped_server_answers_at_once_with_its_state() {
     assert!(s == 200 || s == 202, "{s} {v}");
     d.wait_status(NAME, "running", Duration::from_secs(60))
         .await;
-    let r = c
-        .call(
-            3,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&c, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,17 +604,7 @@ async fn a_crash_mid_call_fails_the_call_and_the_next_call_after_the_restart_wor
         v["status"] == "running" && v["process_id"].as_i64() != Some(pid)
     })
     .await;
-    let r = c
-        .call(
-            2,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&c, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -821,33 +827,17 @@ fn http_fixture() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
     let d = daemon_with_http_fixture().await;
-    let url = format!("http://127.0.0.1:{}/mcp/http-fixture", d.port);
-    let out = tokio::process::Command::new("bash")
-        .arg(repo().join("tests/conformance/run.sh"))
-        .arg(&url)
-        .current_dir(repo())
-        .env(
-            "CONFORMANCE_RESULTS",
-            repo().join(".deps/conformance/results-http"),
-        )
-        .env(
-            "CONFORMANCE_LOG",
-            repo().join(".deps/conformance/last-run-http.log"),
-        )
-        .output()
-        .await
-        .expect("run.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("conformance:"))
-        .unwrap_or("(no summary line)");
-    println!("through the gateway to an HTTP server: {summary}");
-    assert!(
-        out.status.success() && summary.contains("30/30"),
-        "conformance through /mcp/http-fixture: {summary}\n{stdout}"
-    );
+    let results = repo().join(".deps/conformance");
+    conformance_passes(
+        &d,
+        "http-fixture",
+        "http",
+        &[
+            ("CONFORMANCE_RESULTS", results.join("results-http")),
+            ("CONFORMANCE_LOG", results.join("last-run-http.log")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1111,17 +1101,7 @@ async fn the_clients_credentials_never_reach_the_upstream_server() {
         session: None,
     };
     assert_eq!(raw.initialize().await.status, 200);
-    let r = raw
-        .call(
-            1,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&raw, 1).await;
     let seen = ts_client(
         &d,
         "http-fixture",
