@@ -3,7 +3,7 @@
 // connect`), where it goes, the `claude mcp add` command for Claude Code, the endpoint URL,
 // each with a Copy button; "include the token" only when the daemon has one.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { Button, Card, ErrorBox, Loading } from '@/components/ui';
+import { Button, Card, ErrorBox, Loading, Segmented } from '@/components/ui';
 import { errorMessage, type ServerView } from '@/lib/api';
 import { useClientConfig } from '../api';
 import { CLIENTS, copyText, snippetText, type ConnectClient } from '../connect-model';
@@ -18,22 +18,7 @@ export default function ConnectTab({ server }: { server: ServerView }) {
       <Card
         title="Connect a client"
         actions={
-          <div className="flex rounded-md ring-1 ring-slate-300 dark:ring-slate-600" role="group" aria-label="Client">
-            {CLIENTS.map((k) => (
-              <button
-                key={k.id}
-                type="button"
-                onClick={() => setClient(k.id)}
-                aria-pressed={client === k.id}
-                data-testid={`connect-client-${k.id}`}
-                className={`px-2.5 py-1 text-xs font-medium first:rounded-l-md last:rounded-r-md focus-visible:outline-2 focus-visible:outline-indigo-500 ${
-                  client === k.id ? 'bg-indigo-600 text-white' : 'text-slate-600 hover:bg-slate-50 dark:text-slate-300 dark:hover:bg-slate-800'
-                }`}
-              >
-                {k.label}
-              </button>
-            ))}
-          </div>
+          <Segmented label="Client" options={CLIENTS} value={client} onChange={setClient} testId="connect-client" />
         }
       >
         {q.isPending ? (
