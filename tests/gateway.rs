@@ -7,6 +7,7 @@ mod common;
 use common::mcp::{Answer, Client, Streaming, text_of};
 use common::{Daemon, repo};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const NAME: &str = "conformance";
@@ -22,21 +23,25 @@ fn fixture() -> Value {
 }
 
 async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
+    daemon_running(fixture(), env).await
+}
+
+/// A daemon (with `env`, where `MCP_MANAGER_TOKEN` is also used for its API) running the
+/// server `spec` (a conformance fixture), once it is `running`.
+async fn daemon_running(spec: Value, env: &[(&str, &str)]) -> Daemon {
     assert!(
         repo()
             .join("tests/fixtures/conformance/node_modules/@modelcontextprotocol/sdk")
             .exists(),
         "fixture deps missing: run `bash tests/conformance/setup.sh` first"
     );
+    let name = spec["name"].as_str().expect("name").to_string();
     let d = Daemon::start_env(env);
     let token = env
         .iter()
         .find(|(k, _)| *k == "MCP_MANAGER_TOKEN")
         .map(|(_, v)| v.to_string());
-    let mut r = d
-        .http
-        .post(format!("{}/api/servers", d.url))
-        .json(&fixture());
+    let mut r = d.http.post(format!("{}/api/servers", d.url)).json(&spec);
     if let Some(t) = &token {
         r = r.bearer_auth(t);
     }
@@ -48,7 +53,7 @@ async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
         resp.text().await.unwrap_or_default()
     );
     if token.is_none() {
-        d.wait_status(NAME, "running", Duration::from_secs(60))
+        d.wait_status(&name, "running", Duration::from_secs(60))
             .await;
     } else {
         // The harness' helpers do not send the token: poll with it here.
@@ -56,7 +61,7 @@ async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
         loop {
             let v: Value = d
                 .http
-                .get(format!("{}/api/servers/{NAME}", d.url))
+                .get(format!("{}/api/servers/{name}", d.url))
                 .bearer_auth(token.as_deref().unwrap_or_default())
                 .send()
                 .await
@@ -74,32 +79,67 @@ async fn daemon_with_fixture(env: &[(&str, &str)]) -> Daemon {
     d
 }
 
+/// Calls `test_simple_text` as request `id` and checks its answer.
+async fn simple_call_works(c: &Client, id: u64) {
+    let r = c
+        .call(
+            id,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        text_of(&r.messages[0]),
+        "This is a simple text response for testing."
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_through_the_gateway() {
     let d = daemon_with_fixture(&[]).await;
-    let url = format!("http://127.0.0.1:{}/mcp/{NAME}", d.port);
+    conformance_passes(&d, NAME, "stdio", &[]).await;
+}
+
+/// Runs the official suite (`tests/conformance/run.sh`) against `/mcp/{name}` and asserts
+/// every scenario passed. Its `Total:` and `conformance:` lines also go to
+/// `target/conformance-summary-{upstream}.txt`, which CI prints (nextest shows only
+/// failing tests' output), pass or fail.
+async fn conformance_passes(d: &Daemon, name: &str, upstream: &str, env: &[(&str, PathBuf)]) {
+    let url = format!("http://127.0.0.1:{}/mcp/{name}", d.port);
     let out = tokio::process::Command::new("bash")
         .arg(repo().join("tests/conformance/run.sh"))
         .arg(&url)
         .current_dir(repo())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .await
         .expect("run.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let total = stdout
-        .lines()
-        .find(|l| l.starts_with("Total:"))
-        .unwrap_or("(no Total line)");
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("conformance:"))
-        .unwrap_or("(no summary line)");
-    println!("through the gateway: {total} / {summary}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or("(no such line)")
+            .to_string()
+    };
+    let (total, summary) = (line("Total:"), line("conformance:"));
+    let report = format!(
+        "conformance suite through /mcp/{name} ({upstream} upstream): {summary}; checks {total}\n"
+    );
+    print!("{report}");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    std::fs::write(
+        target.join(format!("conformance-summary-{upstream}.txt")),
+        &report,
+    )
+    .expect("write the conformance summary");
     assert!(
         out.status.success() && summary.contains("30/30"),
-        "conformance through /mcp/{NAME}: {summary}\n{stdout}"
+        "conformance through /mcp/{name}: {summary}\n{stdout}"
     );
 }
 
@@ -199,17 +239,7 @@ async fn a_stopped_server_answers_at_once_with_its_state() {
     let d = daemon_with_fixture(&[]).await;
     let mut c = Client::new(&d, NAME);
     assert_eq!(c.initialize().await.status, 200);
-    let r = c
-        .call(
-            1,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&c, 1).await;
 
     let (s, v) = d.action(NAME, "stop").await;
     assert!(s == 200 || s == 202, "{s} {v}");
@@ -245,17 +275,7 @@ async fn a_stopped_server_answers_at_once_with_its_state() {
     assert!(s == 200 || s == 202, "{s} {v}");
     d.wait_status(NAME, "running", Duration::from_secs(60))
         .await;
-    let r = c
-        .call(
-            3,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&c, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,17 +450,7 @@ async fn a_crash_mid_call_fails_the_call_and_the_next_call_after_the_restart_wor
         v["status"] == "running" && v["process_id"].as_i64() != Some(pid)
     })
     .await;
-    let r = c
-        .call(
-            2,
-            "tools/call",
-            json!({"name": "test_simple_text", "arguments": {}}),
-        )
-        .await;
-    assert_eq!(
-        text_of(&r.messages[0]),
-        "This is a simple text response for testing."
-    );
+    simple_call_works(&c, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -637,12 +647,16 @@ async fn twenty_sessions_at_once_and_the_session_rules() {
 
 /// A daemon running the conformance fixture in its own HTTP mode (transport http).
 async fn daemon_with_http_fixture() -> Daemon {
+    daemon_running(http_fixture(), &[]).await
+}
+
+/// The conformance fixture as `http-fixture`, serving Streamable HTTP on a free port.
+fn http_fixture() -> Value {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let d = Daemon::start();
-    d.create(json!({
+    json!({
         "name": "http-fixture",
         "command": "node",
         "args": [
@@ -653,43 +667,23 @@ async fn daemon_with_http_fixture() -> Daemon {
         "transport": "http",
         "port": port,
         "start": true,
-    }))
-    .await;
-    d.wait_status("http-fixture", "running", Duration::from_secs(60))
-        .await;
-    d
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_through_the_gateway_to_an_http_server() {
     let d = daemon_with_http_fixture().await;
-    let url = format!("http://127.0.0.1:{}/mcp/http-fixture", d.port);
-    let out = tokio::process::Command::new("bash")
-        .arg(repo().join("tests/conformance/run.sh"))
-        .arg(&url)
-        .current_dir(repo())
-        .env(
-            "CONFORMANCE_RESULTS",
-            repo().join(".deps/conformance/results-http"),
-        )
-        .env(
-            "CONFORMANCE_LOG",
-            repo().join(".deps/conformance/last-run-http.log"),
-        )
-        .output()
-        .await
-        .expect("run.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("conformance:"))
-        .unwrap_or("(no summary line)");
-    println!("through the gateway to an HTTP server: {summary}");
-    assert!(
-        out.status.success() && summary.contains("30/30"),
-        "conformance through /mcp/http-fixture: {summary}\n{stdout}"
-    );
+    let results = repo().join(".deps/conformance");
+    conformance_passes(
+        &d,
+        "http-fixture",
+        "http",
+        &[
+            ("CONFORMANCE_RESULTS", results.join("results-http")),
+            ("CONFORMANCE_LOG", results.join("last-run-http.log")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -725,8 +719,9 @@ async fn over_http_a_sampling_request_goes_to_the_client_whose_call_caused_it() 
 /// The official Python SDK client (from `.deps/venv`, installed by `.ci/setup.sh`) through
 /// the gateway to two real servers: mcp-server-time (a 2026-07-28 server over stdio) and
 /// server-everything.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
+/// A daemon running two published servers over stdio: mcp-server-time (`time`, a
+/// 2026-07-28 server, from `.deps/venv`) and server-everything (`everything`, `.deps/npm`).
+async fn daemon_with_real_servers() -> Daemon {
     let deps = common::deps();
     let python = deps.join("venv/bin/python");
     let d = Daemon::start();
@@ -742,6 +737,13 @@ async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
     for n in ["time", "everything"] {
         d.wait_status(n, "running", Duration::from_secs(60)).await;
     }
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
+    let python = common::deps().join("venv/bin/python");
+    let d = daemon_with_real_servers().await;
     let script = r#"
 import asyncio, sys
 from mcp import ClientSession
@@ -761,4 +763,206 @@ asyncio.run(main(sys.argv[1]))
     let stdout = common::run_python(script, &format!("http://127.0.0.1:{}", d.port)).await;
     assert!(stdout.contains("time -> {") && stdout.contains("\"timezone\": \"UTC\""));
     assert!(stdout.contains("everything -> Echo: hi"), "{stdout}");
+}
+
+/// The official TypeScript SDK client (`tests/fixtures/ts_client.mjs`: `Client` over
+/// `StreamableHTTPClientTransport`) through the gateway to the same two real servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_client_uses_real_servers_through_the_gateway() {
+    let d = daemon_with_real_servers().await;
+    let time = ts_client(
+        &d,
+        "time",
+        "get_current_time",
+        json!({"timezone": "UTC"}),
+        None,
+    )
+    .await;
+    assert!(
+        time["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("get_current_time"))),
+        "{time}"
+    );
+    let now: Value = serde_json::from_str(
+        time["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("get_current_time gave no JSON ({e}): {time}"));
+    assert_eq!(now["timezone"], "UTC", "{time}");
+    assert!(
+        now["datetime"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{time}"
+    );
+
+    let echo = ts_client(
+        &d,
+        "everything",
+        "echo",
+        json!({"message": "from ts"}),
+        None,
+    )
+    .await;
+    assert!(
+        echo["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("echo"))),
+        "{echo}"
+    );
+    assert_eq!(
+        echo["result"]["content"][0]["text"], "Echo: from ts",
+        "{echo}"
+    );
+    assert_ne!(echo["result"]["isError"], true, "{echo}");
+}
+
+/// Runs `tests/fixtures/ts_client.mjs` against `/mcp/{name}` (with `token` as a bearer)
+/// and returns what it printed: `{server, tools, result}`.
+async fn ts_client(d: &Daemon, name: &str, tool: &str, args: Value, token: Option<&str>) -> Value {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(repo().join("tests/fixtures/ts_client.mjs"))
+        .arg(format!("http://127.0.0.1:{}/mcp/{name}", d.port))
+        .arg(tool)
+        .arg(args.to_string())
+        .env("TEST_NODE_MODULES", common::deps().join("npm/node_modules"))
+        .env_remove("MCP_MANAGER_TOKEN");
+    if let Some(t) = token {
+        cmd.env("MCP_MANAGER_TOKEN", t);
+    }
+    json_output(cmd, &format!("ts_client.mjs {name} {tool}")).await
+}
+
+/// Runs a client script (at most 60 s) that prints one JSON line; panics with its output
+/// unless it succeeds.
+async fn json_output(mut cmd: tokio::process::Command, what: &str) -> Value {
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.kill_on_drop(true).output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} took over 60 s"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{what}: {e}: {stdout}"))
+}
+
+/// Runs `tests/fixtures/sampling_clients.py` (three Python SDK clients, see there) against
+/// `/mcp/{name}` and returns what it printed.
+async fn sampling_clients(d: &Daemon, name: &str, b_calls: bool) -> Value {
+    let mut cmd = tokio::process::Command::new(common::deps().join("venv/bin/python"));
+    cmd.arg(repo().join("tests/fixtures/sampling_clients.py"))
+        .arg(format!("http://127.0.0.1:{}/mcp/{name}", d.port));
+    if b_calls {
+        cmd.arg("--b-calls");
+    }
+    json_output(cmd, "sampling_clients.py").await
+}
+
+/// Acceptance 2 with the Python SDK over a stdio upstream: A's call raises a sampling
+/// request while B (which declared sampling too, but has nothing in flight) is connected
+/// and C (no sampling) has a slow call in flight. Only A is asked, once, and A's answer
+/// is what the server got back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_request_reaches_only_the_client_whose_call_raised_it() {
+    let d = daemon_with_fixture(&[]).await;
+    let r = sampling_clients(&d, NAME, false).await;
+    println!("{r}");
+    assert_eq!(r["asked"]["A"], json!(["from A"]), "{r}");
+    assert_eq!(r["asked"]["B"], json!([]), "{r}");
+    assert_eq!(r["a"], "LLM response: answer of A", "{r}");
+    assert_eq!(r["a_is_error"], false, "{r}");
+    assert_eq!(r["c"], "slept 4000", "{r}");
+    assert_eq!(r["c_in_flight_during_a"], true, "{r}");
+}
+
+/// The same over an HTTP upstream, where each server request arrives on the answer stream
+/// of the call that raised it: B may even have a sampling call of its own in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_sampling_requests_of_concurrent_sdk_clients_each_reach_their_own() {
+    let d = daemon_with_http_fixture().await;
+    let r = sampling_clients(&d, "http-fixture", true).await;
+    println!("{r}");
+    assert_eq!(r["asked"]["A"], json!(["from A"]), "{r}");
+    assert_eq!(r["asked"]["B"], json!(["from B"]), "{r}");
+    assert_eq!(r["a"], "LLM response: answer of A", "{r}");
+    assert_eq!(r["b"], "LLM response: answer of B", "{r}");
+    assert_eq!(r["c"], "slept 4000", "{r}");
+    assert_eq!(r["c_in_flight_during_a"], true, "{r}");
+}
+
+/// Acceptance 4: the client's credentials never go upstream. A daemon with a token fronts
+/// the HTTP fixture, which records the headers of every request it gets; a client calls
+/// through `/mcp/http-fixture` with `Authorization: Bearer TOKEN` (the TypeScript SDK
+/// client, then a raw request with a cookie too): the fixture saw neither the header nor
+/// the token anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_credentials_never_reach_the_upstream_server() {
+    let token = "tok-3f9a1c-never-upstream";
+    let d = daemon_running(http_fixture(), &[("MCP_MANAGER_TOKEN", token)]).await;
+    let simple = ts_client(
+        &d,
+        "http-fixture",
+        "test_simple_text",
+        json!({}),
+        Some(token),
+    )
+    .await;
+    assert_eq!(
+        simple["result"]["content"][0]["text"], "This is a simple text response for testing.",
+        "{simple}"
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    headers.insert(
+        "cookie",
+        format!("session={token}").parse().expect("header"),
+    );
+    let mut raw = Client {
+        http: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client"),
+        url: format!("http://127.0.0.1:{}/mcp/http-fixture", d.port),
+        session: None,
+    };
+    assert_eq!(raw.initialize().await.status, 200);
+    simple_call_works(&raw, 1).await;
+    let seen = ts_client(
+        &d,
+        "http-fixture",
+        "fixture_http_requests",
+        json!({}),
+        Some(token),
+    )
+    .await;
+    let requests: Value = serde_json::from_str(
+        seen["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("fixture_http_requests gave no JSON ({e}): {seen}"));
+    let requests = requests.as_array().expect("a list");
+    // The recorder works: the gateway's own POSTs are there, with their headers.
+    assert!(
+        requests.iter().any(|r| r["method"] == "POST"
+            && r["headers"]["mcp-session-id"].is_string()
+            && r["headers"]["content-type"].is_string()),
+        "{requests:?}"
+    );
+    for r in requests {
+        assert!(
+            r["headers"]["authorization"].is_null(),
+            "went upstream: {r}"
+        );
+        assert!(r["headers"]["cookie"].is_null(), "went upstream: {r}");
+    }
+    assert!(!Value::Array(requests.clone()).to_string().contains(token));
 }

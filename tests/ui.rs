@@ -1,10 +1,12 @@
 //! The web UI in a real browser against a real daemon: `frontend/e2e/ui.mjs` (playwright-core
 //! driving Debian's chromium, no browser download) adds a Python fixture server through the
-//! form, watches it become running and healthy live, searches and exports its logs, stops it,
-//! kills its process from outside (the page must show it within a second), adds the fixture
-//! in HTTP mode (started by the script on a free port) as a remote server and watches it
-//! reach running, imports servers from an `mcpServers` JSON (one of them remote) and deletes
-//! one. Screenshots go to `target/ui-screenshots`.
+//! form, watches it become running and healthy live, searches and exports its logs, checks
+//! the Connect tab (Cursor's snippet equals the API's and Copy puts it on the clipboard;
+//! Claude Code's command likewise), stops it, kills its process from outside (the page must
+//! show it within a second), adds the fixture in HTTP mode (started by the script on a free
+//! port) as a remote server and watches it reach running, imports servers from an
+//! `mcpServers` JSON (one of them remote) and deletes one. Screenshots go to
+//! `target/ui-screenshots`.
 //!
 //! Needs the built UI embedded in the binary (`cd frontend && npm ci && npm run build`
 //! before `cargo build`), `frontend/node_modules` and chromium (`CHROMIUM_PATH`, default

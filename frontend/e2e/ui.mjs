@@ -8,6 +8,7 @@
 // The remote-server steps start the fixture in HTTP mode on a free loopback port themselves.
 // The daemon should check health often (e.g. MCP_MANAGER_HEALTH_INTERVAL=1).
 // Exit code 0 on success; otherwise the failing step and why.
+import { deepStrictEqual } from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -149,7 +150,13 @@ const browser = await chromium.launch({
   headless: HEADLESS,
   args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
 });
-const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true, colorScheme: 'light' });
+// Clipboard permissions: the Connect panel's Copy button is checked by reading the clipboard.
+const context = await browser.newContext({
+  viewport: { width: 1280, height: 860 },
+  acceptDownloads: true,
+  colorScheme: 'light',
+  permissions: ['clipboard-read', 'clipboard-write'],
+});
 const page = await context.newPage();
 page.setDefaultTimeout(15_000);
 page.on('console', (m) => {
@@ -240,6 +247,33 @@ try {
     const found = rows.slice(1).filter((r) => (r[mi] ?? '').includes(TOKEN));
     if (found.length !== 1) throw new Error(`expected 1 CSV row with ${TOKEN}, got ${found.length} of ${rows.length - 1}`);
     log(`CSV ${download.suggestedFilename()}: ${rows.length - 1} rows, line found (level ${found[0][header.indexOf('level')]})`);
+  });
+
+  await run('connect: the Cursor snippet is the API\'s, and Copy puts it on the clipboard', async () => {
+    await page.getByTestId('tab-connect').click();
+    await page.getByTestId('connect-panel').waitFor();
+    await page.getByTestId('connect-client-cursor').click();
+    const want = await api('GET', `/api/servers/${NAME}/client-config?client=cursor`);
+    const snippet = page.getByTestId('connect-snippet');
+    // Wait for Cursor's answer (the first shown is Claude Desktop's, which has no /mcp/NAME).
+    await snippet.locator('pre').filter({ hasText: `/mcp/${NAME}` }).waitFor();
+    deepStrictEqual(JSON.parse((await snippet.locator('pre').textContent()) ?? ''), want.config, 'the shown snippet');
+    await snippet.getByRole('button', { name: 'Copy', exact: true }).click();
+    await snippet.getByRole('button', { name: 'Copied', exact: true }).waitFor();
+    const clip = await page.evaluate(() => navigator.clipboard.readText());
+    deepStrictEqual(JSON.parse(clip), want.config, 'the copied snippet');
+    await page.getByTestId('connect-url').getByText(want.url, { exact: true }).waitFor();
+    await snippet.getByText(`Add to ${want.file}`, { exact: true }).waitFor();
+    await shot('server-connect-cursor');
+    // Claude Code: its `claude mcp add` command too, with a Copy button of its own.
+    await page.getByTestId('connect-client-claude-code').click();
+    const code = await api('GET', `/api/servers/${NAME}/client-config?client=claude-code`);
+    const command = page.getByTestId('connect-command');
+    await command.locator('pre').getByText(code.command, { exact: true }).waitFor();
+    await command.getByRole('button', { name: 'Copy command', exact: true }).click();
+    await command.getByRole('button', { name: 'Copied', exact: true }).waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    if (copied !== code.command) throw new Error(`copied ${JSON.stringify(copied)}, not ${JSON.stringify(code.command)}`);
   });
 
   await run('stop it and see stopped', async () => {

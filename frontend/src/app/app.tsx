@@ -5,7 +5,7 @@ import { EventsClient, eventsUrl } from '@/features/events/events-client';
 import { EventsProvider } from '@/features/events/events-context';
 import { ServerListPage } from '@/features/servers/components/server-list-page';
 import { EditServerPage, NewServerPage } from '@/features/servers/components/server-form-page';
-import { ServerDetailPage, type DetailTab } from '@/features/servers/components/server-detail-page';
+import { DETAIL_TABS, ServerDetailPage, type DetailTab } from '@/features/servers/components/server-detail-page';
 import { ImportPage } from '@/features/servers/components/import-page';
 import { EmptyState } from '@/components/ui';
 import { Layout } from './layout';
@@ -47,7 +47,7 @@ function Routes() {
   if (path === '/servers/new') return <NewServerPage />;
   if ((m = matchPath('/servers/:name/edit', path))) return <EditServerPage serverRef={m.name!} />;
   if ((m = matchPath('/servers/:name/:tab?', path))) {
-    const tab = (['overview', 'health', 'logs'].includes(m.tab ?? '') ? m.tab : 'overview') as DetailTab;
+    const tab = (DETAIL_TABS as string[]).includes(m.tab ?? '') ? (m.tab as DetailTab) : 'overview';
     return <ServerDetailPage key={m.name} serverRef={m.name!} tab={tab} />;
   }
   return (

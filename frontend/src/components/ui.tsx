@@ -114,3 +114,38 @@ export const inputClass = `${inputBase} w-full`;
 export function Kbd({ children }: { children: ReactNode }) {
   return <code className="rounded bg-slate-100 px-1 py-0.5 font-mono text-[0.85em] text-slate-800 dark:bg-slate-800 dark:text-slate-200">{children}</code>;
 }
+
+/** A row of toggle buttons, one pressed: a small picker (a range, a client). */
+export function Segmented<T extends string>({
+  label,
+  options,
+  value,
+  onChange,
+  testId,
+}: {
+  label: string;
+  options: readonly { id: T; label: ReactNode }[];
+  value: T;
+  onChange: (v: T) => void;
+  /** Each button gets `data-testid="{testId}-{id}"`. */
+  testId?: string;
+}) {
+  return (
+    <div className="flex rounded-md ring-1 ring-slate-300 dark:ring-slate-600" role="group" aria-label={label}>
+      {options.map((o) => (
+        <button
+          key={o.id}
+          type="button"
+          onClick={() => onChange(o.id)}
+          aria-pressed={value === o.id}
+          data-testid={testId ? `${testId}-${o.id}` : undefined}
+          className={`px-2.5 py-1 text-xs font-medium first:rounded-l-md last:rounded-r-md focus-visible:outline-2 focus-visible:outline-indigo-500 ${
+            value === o.id ? 'bg-indigo-600 text-white' : 'text-slate-600 hover:bg-slate-50 dark:text-slate-300 dark:hover:bg-slate-800'
+          }`}
+        >
+          {o.label}
+        </button>
+      ))}
+    </div>
+  );
+}

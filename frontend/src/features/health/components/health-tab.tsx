@@ -1,7 +1,7 @@
 // Health: the state now, the history chart with a range picker, summary figures, check now,
 // and the gateway's tool-call metrics.
 import { useState } from 'react';
-import { Button, Card, ErrorBox, Loading } from '@/components/ui';
+import { Button, Card, ErrorBox, Loading, Segmented } from '@/components/ui';
 import { HealthIndicator } from '@/components/status';
 import { errorMessage, type ServerView, type Summary } from '@/lib/api';
 import { ago, ms, percent } from '@/lib/format';
@@ -60,21 +60,7 @@ export default function HealthTab({ server }: { server: ServerView }) {
       <Card
         title="History"
         actions={
-          <div className="flex rounded-md ring-1 ring-slate-300 dark:ring-slate-600" role="group" aria-label="Range">
-            {RANGES.map((r) => (
-              <button
-                key={r}
-                type="button"
-                onClick={() => setRange(r)}
-                aria-pressed={range === r}
-                className={`px-2.5 py-1 text-xs font-medium first:rounded-l-md last:rounded-r-md focus-visible:outline-2 focus-visible:outline-indigo-500 ${
-                  range === r ? 'bg-indigo-600 text-white' : 'text-slate-600 hover:bg-slate-50 dark:text-slate-300 dark:hover:bg-slate-800'
-                }`}
-              >
-                {r}
-              </button>
-            ))}
-          </div>
+          <Segmented label="Range" options={RANGES.map((r) => ({ id: r, label: r }))} value={range} onChange={setRange} />
         }
       >
         {history.isPending ? (

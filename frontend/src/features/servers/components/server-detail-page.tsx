@@ -1,4 +1,4 @@
-// One server: overview, health and logs tabs.
+// One server: overview, health, logs and connect tabs.
 import { lazy, Suspense, type ReactNode } from 'react';
 import { skipToken, useQuery } from '@tanstack/react-query';
 import { pullKeys } from '@/features/events/apply-event';
@@ -13,12 +13,15 @@ import { linkButton } from './server-list-page';
 
 const HealthTab = lazy(() => import('@/features/health/components/health-tab'));
 const LogsTab = lazy(() => import('@/features/logs/components/logs-tab'));
+const ConnectTab = lazy(() => import('@/features/connect/components/connect-tab'));
 
-export type DetailTab = 'overview' | 'health' | 'logs';
+export type DetailTab = 'overview' | 'health' | 'logs' | 'connect';
+export const DETAIL_TABS: DetailTab[] = ['overview', 'health', 'logs', 'connect'];
 const TABS: { id: DetailTab; label: string }[] = [
   { id: 'overview', label: 'Overview' },
   { id: 'health', label: 'Health' },
   { id: 'logs', label: 'Logs' },
+  { id: 'connect', label: 'Connect' },
 ];
 
 export function ServerDetailPage({ serverRef, tab }: { serverRef: string; tab: DetailTab }) {
@@ -43,6 +46,7 @@ export function ServerDetailPage({ serverRef, tab }: { serverRef: string; tab: D
   let body: ReactNode;
   if (tab === 'health') body = <HealthTab server={s} />;
   else if (tab === 'logs') body = <LogsTab key={s.id} server={s} />;
+  else if (tab === 'connect') body = <ConnectTab server={s} />;
   else body = <OverviewTab server={s} />;
   return (
     <div className="flex flex-col gap-4">
