@@ -170,13 +170,11 @@ fn entry(
                 .into(),
         );
     }
-    if let Some(args) = m.get_mut("args") {
+    if let Some(Value::Array(items)) = m.get_mut("args") {
         // Numbers are taken as their text, like the UI's import does.
-        if let Value::Array(items) = args {
-            for a in items.iter_mut() {
-                if let Value::Number(n) = a {
-                    *a = Value::String(n.to_string());
-                }
+        for a in items.iter_mut() {
+            if let Value::Number(n) = a {
+                *a = Value::String(n.to_string());
             }
         }
     }

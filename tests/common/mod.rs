@@ -76,6 +76,7 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
             // A developer's own settings file must not change the daemon under test.
             .env("MCP_MANAGER_SETTINGS", "")
+            .env("MCP_MANAGER_CONFIG", "")
             .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
