@@ -62,6 +62,15 @@ pub struct ServeArgs {
         value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
     )]
     pub settings: Option<PathBuf>,
+    /// Servers file: an `mcpServers` JSON (Claude Desktop, Cursor, VS Code) whose servers
+    /// are created or updated at start (docs/servers-file.md). Empty: no file.
+    #[arg(
+        long,
+        env = "MCP_MANAGER_CONFIG",
+        value_name = "FILE",
+        value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
+    )]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +84,8 @@ pub struct Config {
     pub log_max_bytes: i64,
     pub prune_interval: std::time::Duration,
     pub health_defaults: crate::health::HealthDefaults,
+    /// The servers file to apply at start (`--config`), if any.
+    pub servers_file: Option<PathBuf>,
 }
 
 pub fn default_data_dir() -> PathBuf {
@@ -285,6 +296,7 @@ impl Config {
                 interval_secs: a.health_interval_secs,
                 ..Default::default()
             },
+            servers_file: a.config.filter(|p| !p.as_os_str().is_empty()),
             bind: a.bind,
             data_dir: a.data_dir.unwrap_or_else(default_data_dir),
             token,

@@ -1,7 +1,8 @@
 //! `mcp-manager serve`: starts the daemon and choreographs its shutdown.
 //!
 //! Start: data dir → end what a killed previous run left behind → store (migrations) →
-//! bus, log sink, registry (servers restore their desired state) → HTTP.
+//! the servers file (`--config`), applied in one transaction → bus, log sink, registry
+//! (servers restore their desired state) → HTTP.
 //! Shutdown on SIGINT/SIGTERM: stop accepting HTTP → stop every server (in parallel, each
 //! with its grace period) → flush logs → close the store.
 
@@ -45,7 +46,10 @@ fn prepare_data_dir(dir: &std::path::Path) -> Result<(), String> {
         .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))
 }
 
-pub async fn serve(config: Config) -> Result<(), String> {
+pub async fn serve(
+    config: Config,
+    servers_file: Option<crate::servers_file::ServersFile>,
+) -> Result<(), String> {
     prepare_data_dir(&config.data_dir)?;
     let instance = instance_id(&config.data_dir)?;
     let swept = tokio::task::spawn_blocking({
@@ -72,6 +76,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
+    let mut records: Vec<ServerRecord> = records.into_iter().map(ServerRecord::from_row).collect();
+    if let Some(file) = servers_file {
+        records = apply_servers_file(&store, &file, records).await?;
+    }
 
     let engine = Engine::default();
     let probe = crate::actors::probe::HealthProbe::new(engine.clone()).start();
@@ -92,9 +100,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let known_ids: std::collections::HashSet<String> =
         records.iter().map(|r| r.id.clone()).collect();
     registry
-        .send(Load(
-            records.into_iter().map(ServerRecord::from_row).collect(),
-        ))
+        .send(Load(records))
         .await
         .map_err(|e| e.to_string())?;
 
@@ -193,6 +199,64 @@ pub async fn serve(config: Config) -> Result<(), String> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies the servers file to the stored servers in one transaction (all of it or, on a
+/// store error, none of it) and returns every server as the registry is to load it.
+async fn apply_servers_file(
+    store: &Store,
+    file: &crate::servers_file::ServersFile,
+    existing: Vec<ServerRecord>,
+) -> Result<Vec<ServerRecord>, String> {
+    use crate::servers_file::{Outcome, plan};
+    let shown = file.path.display().to_string();
+    let plan = plan(&file.servers, existing, chrono::Utc::now())
+        .map_err(|e| format!("servers file {shown}: {e}"))?;
+    let inserts: Vec<_> = plan
+        .inserts
+        .iter()
+        .map(|&i| plan.records[i].to_row())
+        .collect();
+    let updates: Vec<_> = plan
+        .updates
+        .iter()
+        .map(|&i| plan.records[i].to_row())
+        .collect();
+    if !(inserts.is_empty() && updates.is_empty()) {
+        store
+            .write(move |c| {
+                use crate::db::schema::servers::dsl;
+                use diesel::prelude::*;
+                for row in &inserts {
+                    diesel::insert_into(dsl::servers).values(row).execute(c)?;
+                }
+                for row in &updates {
+                    diesel::update(dsl::servers.find(row.id.clone()))
+                        .set(row)
+                        .execute(c)?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| format!("servers file {shown}: cannot apply it to the store: {e}"))?;
+    }
+    for (name, outcome) in &plan.outcomes {
+        match outcome {
+            Outcome::Created => {
+                tracing::info!(server = %name, file = %shown, "servers file: created")
+            }
+            Outcome::Updated => {
+                tracing::info!(server = %name, file = %shown, "servers file: definition changed, updated")
+            }
+            Outcome::Unchanged => {
+                tracing::debug!(server = %name, file = %shown, "servers file: unchanged")
+            }
+            Outcome::NotInFile => {
+                tracing::info!(server = %name, file = %shown, "servers file: not in the file, left as it is")
+            }
+        }
+    }
+    Ok(plan.records)
 }
 
 async fn remove_containers_of_deleted_servers(

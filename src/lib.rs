@@ -19,4 +19,5 @@ pub mod mcp;
 pub mod model;
 pub mod runtime;
 pub mod sdnotify;
+pub mod servers_file;
 pub mod state;

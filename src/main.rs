@@ -1,7 +1,7 @@
 //! The `mcp-manager` binary: `serve` runs the daemon, the other subcommands talk to it.
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use mcp_manager::{bridge, cli, config, daemon, doctor};
+use mcp_manager::{bridge, cli, config, daemon, doctor, servers_file};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -74,12 +74,23 @@ fn main() {
             if let Some(file) = &settings.file {
                 tracing::info!(file = %file.display(), "settings file read");
             }
-            match config::Config::from_args(serve) {
+            // The servers file is read and checked as a whole before anything is opened or
+            // bound, so a bad one changes nothing.
+            let loaded = config::Config::from_args(serve).and_then(|cfg| {
+                let file = cfg
+                    .servers_file
+                    .as_deref()
+                    .map(servers_file::load)
+                    .transpose()?;
+                Ok((cfg, file))
+            });
+            match loaded {
                 Err(e) => {
                     eprintln!("error: {e}");
                     2
                 }
-                Ok(cfg) => match actix_rt::System::new().block_on(daemon::serve(cfg)) {
+                Ok((cfg, file)) => match actix_rt::System::new().block_on(daemon::serve(cfg, file))
+                {
                     Ok(()) => 0,
                     Err(e) => {
                         eprintln!("error: {e}");

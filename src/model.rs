@@ -989,6 +989,49 @@ impl ServerRecord {
         r.validate()?;
         Ok(r)
     }
+
+    /// Whether `other` defines the same server: every field a user writes, ignoring the id,
+    /// the times, the desired state and the run's bookkeeping.
+    pub fn same_definition(&self, other: &ServerRecord) -> bool {
+        self.name == other.name
+            && self.kind == other.kind
+            && self.transport == other.transport
+            && self.command == other.command
+            && self.args == other.args
+            && self.working_directory == other.working_directory
+            && self.env == other.env
+            && self.secret_env == other.secret_env
+            && self.port == other.port
+            && self.health_endpoint == other.health_endpoint
+            && self.url == other.url
+            && self.image == other.image
+            && self.restart_policy == other.restart_policy
+            && self.settings == other.settings
+    }
+
+    /// This server with the whole definition of `other` (a replacement, not a merge: what
+    /// `other` leaves out goes back to its default). The id, creation time, desired state
+    /// and run bookkeeping stay.
+    pub fn redefined(&self, other: &ServerRecord, now: DateTime<Utc>) -> ServerRecord {
+        ServerRecord {
+            name: other.name.clone(),
+            kind: other.kind,
+            transport: other.transport,
+            command: other.command.clone(),
+            args: other.args.clone(),
+            working_directory: other.working_directory.clone(),
+            env: other.env.clone(),
+            secret_env: other.secret_env.clone(),
+            port: other.port,
+            health_endpoint: other.health_endpoint.clone(),
+            url: other.url.clone(),
+            image: other.image.clone(),
+            restart_policy: other.restart_policy,
+            settings: other.settings.clone(),
+            updated_at: now,
+            ..self.clone()
+        }
+    }
 }
 
 #[cfg(test)]

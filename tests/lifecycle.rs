@@ -8,20 +8,6 @@ use common::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-async fn call(d: &Daemon, name: &str, tool: &str, args: serde_json::Value) -> String {
-    let (s, v) = d
-        .post(
-            &format!("/api/servers/{name}/tools/{tool}/call"),
-            json!({"arguments": args}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["data"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[tokio::test]
 async fn python_and_node_fixtures_reach_running_with_their_tools() {
     let d = Daemon::start();
@@ -51,7 +37,7 @@ async fn python_and_node_fixtures_reach_running_with_their_tools() {
         assert_eq!(mcp["data"]["resources"][0]["name"], "hello");
         assert_eq!(mcp["data"]["prompts"][0]["name"], "greet");
         assert_eq!(
-            call(&d, name, "echo", json!({"message": "hi"})).await,
+            d.call_tool(name, "echo", json!({"message": "hi"})).await,
             "Echo: hi"
         );
     }
@@ -99,14 +85,15 @@ async fn env_and_working_directory_reach_the_child_and_stdout_noise_is_logged() 
     d.wait_status("envy", "running", Duration::from_secs(20))
         .await;
     assert_eq!(
-        call(&d, "envy", "env", json!({"name": "PLAIN_VAR"})).await,
+        d.call_tool("envy", "env", json!({"name": "PLAIN_VAR"}))
+            .await,
         "plain value"
     );
     assert_eq!(
-        call(&d, "envy", "env", json!({"name": "API_KEY"})).await,
+        d.call_tool("envy", "env", json!({"name": "API_KEY"})).await,
         "s3cret-value"
     );
-    assert_eq!(call(&d, "envy", "cwd", json!({})).await, cwd);
+    assert_eq!(d.call_tool("envy", "cwd", json!({})).await, cwd);
     // The secret never comes back out of the API.
     let (_, all) = d.get("/api/servers").await;
     assert!(!all.to_string().contains("s3cret-value"));
@@ -188,7 +175,7 @@ async fn shell_metacharacters_reach_the_child_verbatim() {
     d.wait_status("evil", "running", Duration::from_secs(20))
         .await;
     let argv: Vec<String> =
-        serde_json::from_str(&call(&d, "evil", "argv", json!({})).await).expect("argv json");
+        serde_json::from_str(&d.call_tool("evil", "argv", json!({})).await).expect("argv json");
     assert_eq!(argv, evil);
     assert!(!marker.exists(), "a shell ran: {m} exists");
 }

@@ -72,10 +72,13 @@ impl Daemon {
         d
     }
 
-    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Daemon {
+    /// A daemon on an existing data dir with extra environment variables (restart tests
+    /// that pass settings, such as `MCP_MANAGER_CONFIG`, the same way each time).
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
             // A developer's own settings file must not change the daemon under test.
             .env("MCP_MANAGER_SETTINGS", "")
+            .env("MCP_MANAGER_CONFIG", "")
             .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
@@ -154,6 +157,22 @@ impl Daemon {
         let (s, v) = self.get(&format!("/api/servers/{name}")).await;
         assert_eq!(s, 200, "{v}");
         v["data"].clone()
+    }
+
+    /// Calls a tool of a running server through the API; the text of its first content
+    /// item. Panics unless 200.
+    pub async fn call_tool(&self, name: &str, tool: &str, args: Value) -> String {
+        let (s, v) = self
+            .post(
+                &format!("/api/servers/{name}/tools/{tool}/call"),
+                json!({"arguments": args}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["data"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub async fn action(&self, name: &str, action: &str) -> (u16, Value) {
