@@ -356,6 +356,7 @@ impl ServerActor {
             stdin,
             stdout,
             stderr,
+            stderr_roomy,
         } = spawned;
         self.log(
             "info",
@@ -386,11 +387,12 @@ impl ServerActor {
         });
 
         // stderr is the log.
-        tokio::spawn(log_pipe(
+        tokio::spawn(log_pipe_gathering(
             stderr,
             Source::Stderr,
             self.rec.id.clone(),
             self.deps.logs.clone(),
+            stderr_roomy,
         ));
 
         let deadline = self.start_deadline();
@@ -1287,6 +1289,12 @@ fn protocol_channel<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     from_pump
 }
 
+/// How long the stderr reader waits after a short read, so that a child writing a line
+/// per write(2) is read a batch at a time (one wake-up and one read for hundreds of lines
+/// instead of each) while a quiet child's line still arrives at once. A 1 MiB pipe holds
+/// about 5 ms of a 1M-lines/s flood, so the child never waits for the reader.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+
 fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -1298,8 +1306,21 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
     server_id: String,
     logs: Option<LogSender>,
 ) {
+    log_pipe_gathering(pipe, source, server_id, logs, false).await;
+}
+
+/// [`log_pipe`]; with `gather`, for a pipe with room for a few milliseconds of a flood
+/// (`process::LOG_PIPE_BYTES`), lines are let gather a moment after a short read.
+async fn log_pipe_gathering<R: tokio::io::AsyncRead + Unpin>(
+    pipe: R,
+    source: Source,
+    server_id: String,
+    logs: Option<LogSender>,
+    gather: bool,
+) {
     let server_id: std::sync::Arc<str> = server_id.into();
-    read_lines(pipe, MAX_LINE, |lines: &mut Vec<Line>| {
+    let pause = gather.then_some(GATHER);
+    read_lines(pipe, MAX_LINE, pause, |lines: &mut Vec<Line>| {
         if let Some(logs) = &logs {
             logs.lines(&server_id, source, lines);
         }
