@@ -1,8 +1,9 @@
 //! The log store: lines kept in blocks (`log_blocks`, see migration `000006_log_blocks`),
 //! one row per run of up to [`BLOCK`] consecutive lines of one server, with the lines as a
 //! JSON array and summary columns (id range, time range, levels, sources, size) that let a
-//! query skip a block without decoding it. The FTS5 index `log_blocks_fts` holds each
-//! block's distinct words; a search finds candidate blocks there and checks each line.
+//! query skip a block without decoding it. Each block's `terms` filter (see [`super::terms`])
+//! holds its words; a search tests it on the covering index and checks each line of the
+//! blocks that pass.
 //!
 //! Here: writing blocks, filtered pages (newest first, or oldest first for export),
 //! clearing and retention (which trim the block on the boundary, so exactly the right lines
@@ -12,10 +13,9 @@
 use super::models::LogRow;
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Binary, Text};
 use diesel::sqlite::SqliteConnection;
 use serde::Deserialize;
-use std::collections::HashSet;
 
 /// Lines per block at most (the migration's 64: `last_id - id < BLOCK`).
 pub const BLOCK: usize = 64;
@@ -168,7 +168,7 @@ pub struct PreparedBlock {
     pub count: i64,
     bytes: i64,
     lines: String,
-    words: String,
+    terms: Vec<u8>,
 }
 
 /// The next line id to hand out (see `log_ids`).
@@ -199,6 +199,7 @@ pub fn prepare(lines: &[NewLine], next: &mut i64) -> (Vec<PreparedBlock>, Vec<Ve
         }
     }
     let (mut blocks, mut members) = (Vec::new(), Vec::new());
+    let mut terms = super::terms::TermsBuilder::default();
     for (server, idx) in &by_server {
         for chunk in idx.chunks(BLOCK) {
             let first = *next;
@@ -228,6 +229,7 @@ pub fn prepare(lines: &[NewLine], next: &mut i64) -> (Vec<PreparedBlock>, Vec<Ve
                 bytes += l.message.len() as i64;
                 first_ts = first_ts.min(l.timestamp);
                 last_ts = last_ts.max(l.timestamp);
+                terms.add(l.message);
             }
             json.push(b']');
             blocks.push(PreparedBlock {
@@ -242,7 +244,7 @@ pub fn prepare(lines: &[NewLine], next: &mut i64) -> (Vec<PreparedBlock>, Vec<Ve
                 bytes,
                 // serde_json writes UTF-8.
                 lines: String::from_utf8(json).unwrap_or_default(),
-                words: block_words(chunk.iter().map(|&i| lines[i].message)),
+                terms: terms.finish(),
             });
             members.push(chunk.to_vec());
         }
@@ -258,7 +260,7 @@ pub fn insert_blocks(c: &mut SqliteConnection, blocks: &[PreparedBlock]) -> Quer
     for b in blocks {
         let ok = diesel::sql_query(
             "INSERT INTO log_blocks (id, server_id, last_id, first_ts, last_ts, levels, \
-             sources, count, bytes, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             sources, count, bytes, terms, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind::<BigInt, _>(b.id)
         .bind::<Text, _>(&b.server_id)
@@ -269,15 +271,10 @@ pub fn insert_blocks(c: &mut SqliteConnection, blocks: &[PreparedBlock]) -> Quer
         .bind::<BigInt, _>(b.sources)
         .bind::<BigInt, _>(b.count)
         .bind::<BigInt, _>(b.bytes)
+        .bind::<Binary, _>(&b.terms)
         .bind::<Text, _>(&b.lines)
         .execute(c)
         .is_ok();
-        if ok {
-            diesel::sql_query("INSERT INTO log_blocks_fts (rowid, words) VALUES (?, ?)")
-                .bind::<BigInt, _>(b.id)
-                .bind::<Text, _>(&b.words)
-                .execute(c)?;
-        }
         stored.push(ok);
     }
     if let Some(last) = blocks.iter().map(|b| b.last_id).max() {
@@ -306,93 +303,6 @@ pub fn insert(c: &mut SqliteConnection, lines: &[NewLine]) -> QueryResult<Vec<Op
     Ok(ids)
 }
 
-/// Adds a block's distinct words to the search index.
-fn index_block<'a>(
-    c: &mut SqliteConnection,
-    id: i64,
-    messages: impl Iterator<Item = &'a str>,
-) -> QueryResult<()> {
-    diesel::sql_query("INSERT INTO log_blocks_fts (rowid, words) VALUES (?, ?)")
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(block_words(messages))
-        .execute(c)?;
-    Ok(())
-}
-
-/// Index terms are cut to this many characters when they hold a digit.
-///
-/// Ids, numbers, hashes and timestamps make most of the distinct words of a log, and FTS5's
-/// cost goes with distinct terms (it sorts them at every flush and rewrites them at every
-/// merge): with whole ids, indexing took 5 µs of the 7 per line. Cut to 4 characters they
-/// are a bounded vocabulary, and a search for `request_id=492117` still narrows to the
-/// blocks holding a number that starts `4921`, whose lines are then checked in full.
-const ID_TERM: usize = 4;
-
-/// The term the index holds for a word (see [`ID_TERM`]).
-fn index_term(w: &str) -> &str {
-    if w.len() <= ID_TERM {
-        return w;
-    }
-    if w.is_ascii() {
-        if w.bytes().any(|b| b.is_ascii_digit()) {
-            return &w[..ID_TERM];
-        }
-        return w;
-    }
-    if w.chars().any(char::is_numeric) {
-        return cut_chars(w, ID_TERM);
-    }
-    w
-}
-
-fn cut_chars(w: &str, n: usize) -> &str {
-    w.char_indices().nth(n).map_or(w, |(i, _)| &w[..i])
-}
-
-/// The distinct index terms of some messages, space-separated: what the index holds for a
-/// block. Words are cut as [`Search`] cuts them (runs of letters and digits), then made
-/// terms by [`index_term`]; case is left to the index, which folds it.
-pub fn block_words<'a>(messages: impl Iterator<Item = &'a str>) -> String {
-    let mut seen: HashSet<&str, foldhash::fast::RandomState> =
-        HashSet::with_capacity_and_hasher(1024, foldhash::fast::RandomState::default());
-    let mut out = String::with_capacity(4096);
-    for m in messages {
-        let mut add = |w: &'a str| {
-            if w.is_empty() {
-                return;
-            }
-            let w = index_term(w);
-            if seen.insert(w) {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(w);
-            }
-        };
-        if m.is_ascii() {
-            // Byte offsets are char boundaries in ASCII text.
-            let b = m.as_bytes();
-            let mut start = None;
-            for (i, ch) in b.iter().enumerate() {
-                match (ch.is_ascii_alphanumeric(), start) {
-                    (true, None) => start = Some(i),
-                    (false, Some(s)) => {
-                        add(&m[s..i]);
-                        start = None;
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(s) = start {
-                add(&m[s..]);
-            }
-        } else {
-            m.split(|ch: char| !ch.is_alphanumeric()).for_each(&mut add);
-        }
-    }
-    out
-}
-
 /// Blocks of a server, newest first below `before` or oldest first from `from`, that may
 /// hold lines the filter keeps; with a search, only the index's candidates.
 fn blocks(
@@ -409,22 +319,20 @@ fn blocks(
     } else {
         ("b.id > ? AND b.last_id > ?", "b.id ASC")
     };
-    let sql = match &k.f.fts {
-        Some(_) => format!(
-            "SELECT b.id, b.lines FROM log_blocks_fts f CROSS JOIN log_blocks b ON b.id = f.rowid \
-             WHERE log_blocks_fts MATCH ? AND {summary} AND {} ORDER BY {} LIMIT ?",
-            source.replace("b.id", "f.rowid"),
-            order.replace("b.id", "f.rowid"),
-        ),
-        None => format!(
-            "SELECT b.id, b.lines FROM log_blocks b WHERE {summary} AND {source} ORDER BY {order} LIMIT ?"
-        ),
+    // The filter test runs on the covering index: a block's lines (overflow pages) are read
+    // only for the blocks that pass it.
+    let probe = k.f.fts.as_ref().filter(|s| !s.probe.is_empty());
+    let terms = if probe.is_some() {
+        " AND log_terms_match(b.terms, ?)"
+    } else {
+        ""
     };
-    let mut q = diesel::sql_query(sql).into_boxed();
-    if let Some(s) = &k.f.fts {
-        q = q.bind::<Text, _>(s.fts.clone());
-    }
-    let mut q = q
+    let sql = format!(
+        "SELECT b.id, b.lines FROM log_blocks b INDEXED BY idx_log_blocks_scan \
+         WHERE {summary} AND {source}{terms} ORDER BY {order} LIMIT ?"
+    );
+    let mut q = diesel::sql_query(sql)
+        .into_boxed()
         .bind::<Text, _>(k.f.server_id.clone())
         .bind::<BigInt, _>(k.levels)
         .bind::<BigInt, _>(k.sources)
@@ -433,6 +341,9 @@ fn blocks(
         .bind::<BigInt, _>(from);
     if !newest_first {
         q = q.bind::<BigInt, _>(after_line);
+    }
+    if let Some(s) = probe {
+        q = q.bind::<Binary, _>(s.probe.encode());
     }
     q.bind::<BigInt, _>(BLOCKS_PER_ROUND).load(c)
 }
@@ -542,7 +453,7 @@ fn rewrite(c: &mut SqliteConnection, id: i64, kept: &[Stored]) -> QueryResult<()
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::sql_query(
         "UPDATE log_blocks SET last_id = ?, first_ts = ?, last_ts = ?, levels = ?, sources = ?, \
-         count = ?, bytes = ?, lines = ? WHERE id = ?",
+         count = ?, bytes = ?, terms = ?, lines = ? WHERE id = ?",
     )
     .bind::<BigInt, _>(newest.0)
     .bind::<BigInt, _>(kept.iter().map(|l| l.1).min().unwrap_or(newest.1))
@@ -551,13 +462,41 @@ fn rewrite(c: &mut SqliteConnection, id: i64, kept: &[Stored]) -> QueryResult<()
     .bind::<BigInt, _>(kept.iter().fold(0, |m, l| m | source_bit(l.3.as_deref())))
     .bind::<BigInt, _>(kept.len() as i64)
     .bind::<BigInt, _>(kept.iter().map(|l| l.6.len() as i64).sum::<i64>())
+    .bind::<Binary, _>(super::terms::filter_of(kept.iter().map(|l| l.6.as_str())))
     .bind::<Text, _>(lines)
     .bind::<BigInt, _>(id)
     .execute(c)?;
-    diesel::sql_query("DELETE FROM log_blocks_fts WHERE rowid = ?")
-        .bind::<BigInt, _>(id)
-        .execute(c)?;
-    index_block(c, id, kept.iter().map(|l| l.6.as_str()))
+    Ok(())
+}
+
+/// Filters for up to `limit` blocks written before blocks had them (migration 000007), as
+/// `(id, filter)`; empty when every block has one.
+pub fn missing_terms(c: &mut SqliteConnection, limit: i64) -> QueryResult<Vec<(i64, Vec<u8>)>> {
+    let blocks: Vec<BlockRow> =
+        diesel::sql_query("SELECT id, lines FROM log_blocks WHERE terms IS NULL LIMIT ?")
+            .bind::<BigInt, _>(limit)
+            .load(c)?;
+    blocks
+        .iter()
+        .map(|b| {
+            let lines = decode(b)?;
+            Ok((
+                b.id,
+                super::terms::filter_of(lines.iter().map(|l| l.6.as_str())),
+            ))
+        })
+        .collect()
+}
+
+/// Stores filters made by [`missing_terms`] (a block rewritten meanwhile keeps its own).
+pub fn set_terms(c: &mut SqliteConnection, filters: &[(i64, Vec<u8>)]) -> QueryResult<()> {
+    for (id, terms) in filters {
+        diesel::sql_query("UPDATE log_blocks SET terms = ? WHERE id = ? AND terms IS NULL")
+            .bind::<Binary, _>(terms)
+            .bind::<BigInt, _>(id)
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 fn servers_with_logs(c: &mut SqliteConnection) -> QueryResult<Vec<String>> {
@@ -662,26 +601,19 @@ pub fn prune_size(c: &mut SqliteConnection, max_bytes: i64) -> QueryResult<usize
     Ok(usize::try_from(deleted).unwrap_or(0))
 }
 
-/// Turns a search box into an FTS5 expression: words must all appear (`error timeout`),
-/// `"quoted words"` is a phrase, `word*` a prefix. The index holds words, not positions, so
-/// a phrase asks for its words and each candidate line is checked for the phrase. Only
-/// tokens (letters and digits) reach the expression, each quoted, so no input can be an
-/// FTS5 syntax error or reach a column filter.
-pub fn fts_query(input: &str) -> Option<String> {
-    Search::parse(input).map(|s| s.fts)
-}
-
-/// A parsed search box: the FTS5 expression that finds candidate blocks, and the terms a
-/// line must contain, cut the way [`block_words`] cuts words for the index (runs of letters
-/// and digits), compared case-folded.
+/// A parsed search box: words must all appear (`error timeout`), `"quoted words"` is a
+/// phrase, `word*` a prefix; words are runs of letters and digits, compared case-folded.
+/// Blocks are tested with the words' filter terms (see [`super::terms`]), and each line of
+/// a block that passes is checked for the search itself (phrases, prefixes). Nothing of the
+/// input reaches SQL but hashes, so no search box is a syntax error.
 #[derive(Debug, Clone)]
 pub struct Search {
-    pub fts: String,
+    /// What a block's filter must hold.
+    pub probe: super::terms::Probe,
     terms: Vec<Term>,
     /// The longest run of digits in the search (3 or more), which a matching line holds
     /// verbatim: blocks and lines without it are passed over before they are decoded and
-    /// tokenized. The index holds ids cut to 4 characters, so a search for one id gets the
-    /// blocks of every number sharing its first digits as candidates.
+    /// tokenized.
     needle: Option<memchr::memmem::Finder<'static>>,
 }
 
@@ -689,25 +621,20 @@ pub struct Search {
 #[derive(Debug, Clone)]
 struct Term {
     tokens: Vec<String>,
-    /// The same tokens, as written (for the index, which folds case itself).
-    raw: Vec<String>,
     prefix: bool,
 }
 
 fn tokens(text: &str) -> Vec<String> {
-    raw_tokens(text).map(str::to_lowercase).collect()
-}
-
-fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 impl Term {
     fn new(text: &str, prefix: bool) -> Term {
         Term {
             tokens: tokens(text),
-            raw: raw_tokens(text).map(str::to_string).collect(),
             prefix,
         }
     }
@@ -715,6 +642,7 @@ impl Term {
 
 impl Search {
     pub fn parse(input: &str) -> Option<Search> {
+        use super::terms::{PREFIX, prefix_hash, word_hash};
         let mut terms = vec![];
         let mut chars = input.chars().peekable();
         while let Some(&c) = chars.peek() {
@@ -736,7 +664,7 @@ impl Search {
                 word.push(c);
                 chars.next();
             }
-            // Punctuation inside a word splits it, as the tokenizer does: a phrase.
+            // Punctuation inside a word splits it, as the index does: a phrase.
             let (word, prefix) = match word.strip_suffix('*') {
                 Some(w) => (w.to_string(), true),
                 None => (word, false),
@@ -747,33 +675,37 @@ impl Search {
         if terms.is_empty() {
             return None;
         }
-        // Each word as the index holds it (case folding is the index's, on both sides); a
-        // prefix applies to the last word of its term. A prefix longer than an id term
-        // also finds the words that hold a digit after it, which the index cut.
-        let fts = terms
-            .iter()
-            .flat_map(|t| {
-                let n = t.raw.len();
-                t.raw.iter().enumerate().map(move |(i, w)| {
-                    if !(t.prefix && i == n - 1) {
-                        format!("\"{}\"", index_term(w))
-                    } else if w.chars().count() <= ID_TERM {
-                        format!("\"{w}\"*")
-                    } else {
-                        format!("(\"{w}\"* OR \"{}\")", cut_chars(w, ID_TERM))
-                    }
-                })
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        // Each whole word must be in a block's filter. A prefix needs a word starting with
+        // it: one of exactly PREFIX characters is a word or a prefix term; a longer one
+        // narrows to its first PREFIX characters; a shorter one tests nothing (every block
+        // is read and its lines checked).
+        let mut probe = super::terms::Probe::default();
+        for t in &terms {
+            let n = t.tokens.len();
+            for (i, w) in t.tokens.iter().enumerate() {
+                if !(t.prefix && i == n - 1) {
+                    probe.any_of(vec![word_hash(w)]);
+                    continue;
+                }
+                match w.chars().count() {
+                    k if k < PREFIX => {}
+                    k if k == PREFIX => probe.any_of(vec![word_hash(w), prefix_hash(w)]),
+                    _ => probe.any_of(vec![prefix_hash(w)]),
+                }
+            }
+        }
         let needle = terms
             .iter()
-            .flat_map(|t| &t.raw)
+            .flat_map(|t| &t.tokens)
             .flat_map(|w| w.split(|c: char| !c.is_ascii_digit()))
             .max_by_key(|run| run.len())
             .filter(|run| run.len() >= 3)
             .map(|run| memchr::memmem::Finder::new(run.as_bytes()).into_owned());
-        Some(Search { fts, terms, needle })
+        Some(Search {
+            probe,
+            terms,
+            needle,
+        })
     }
 
     /// Whether a block's encoded lines may hold a match (see `needle`).
@@ -880,20 +812,23 @@ mod tests {
     }
 
     #[test]
-    fn search_boxes_become_safe_fts_expressions() {
-        assert_eq!(fts_query("timeout"), Some("\"timeout\"".into()));
-        assert_eq!(
-            fts_query("conn* \"broken pipe\" db"),
-            Some("\"conn\"* AND \"broken\" AND \"pipe\" AND \"db\"".into())
-        );
-        assert_eq!(
-            fts_query("error_count=0"),
-            Some("\"error\" AND \"count\" AND \"0\"".into())
-        );
-        assert_eq!(fts_query("  \"\" *** "), None);
-        assert_eq!(
-            fts_query("NEAR(a b) OR c:d"),
-            Some("\"NEAR\" AND \"a\" AND \"b\" AND \"OR\" AND \"c\" AND \"d\"".into())
-        );
+    fn search_boxes_become_filter_probes() {
+        use super::super::terms::{Probe, prefix_hash, word_hash};
+        let probe = |q: &str| Search::parse(q).map(|s| s.probe);
+        let mut want = Probe::default();
+        want.any_of(vec![word_hash("timeout")]);
+        assert_eq!(probe("Timeout"), Some(want));
+        let mut want = Probe::default();
+        want.any_of(vec![prefix_hash("conn")]);
+        want.any_of(vec![word_hash("broken")]);
+        want.any_of(vec![word_hash("pipe")]);
+        want.any_of(vec![word_hash("db")]);
+        assert_eq!(probe("conn* \"broken pipe\" db"), Some(want));
+        let mut want = Probe::default();
+        want.any_of(vec![word_hash("ret"), prefix_hash("ret")]);
+        assert_eq!(probe("ret*"), Some(want));
+        assert!(probe("re*").is_some_and(|p| p.is_empty()), "too short to test");
+        assert_eq!(probe("  \"\" *** "), None);
+        assert!(probe("NEAR(a b) OR c:d").is_some());
     }
 }

@@ -278,6 +278,7 @@ impl LogSink {
             dropped_total: AtomicU64::new(0),
             stored_total: AtomicU64::new(0),
         });
+        tokio::spawn(fill_missing_terms(store.clone()));
         let task = tokio::spawn(drain(shared.clone(), store, bus));
         LogSink {
             sender: LogSender { shared },
@@ -326,8 +327,6 @@ impl LogSender {
 }
 
 async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
-    // Lines indexed since the FTS segments were last merged in a quiet moment.
-    let mut unmerged = 0usize;
     // The id of the next line (the sink is the only writer of lines).
     let mut next_id = None;
     // The batch being written while the next one is prepared: the store's writer thread
@@ -360,20 +359,42 @@ async fn drain(shared: Arc<Shared>, store: Store, bus: Addr<EventBus>) {
             if closed {
                 return;
             }
-            if unmerged >= MERGE_AFTER {
-                unmerged = 0;
-                merge_segments(&store).await;
-                continue;
-            }
             shared.wake.notified().await;
             continue;
         }
-        unmerged += batch.len();
         let prepared = prepare(&store, &mut next_id, batch).await;
         if let Some(w) = writing.take() {
             publish(&shared, &bus, w.await.unwrap_or_default());
         }
         writing = prepared.map(|p| tokio::spawn(store_prepared(store.clone(), p)));
+    }
+}
+
+/// Gives the blocks written before blocks carried search filters (migration 000007) their
+/// filter, a few hundred at a time between the sink's own writes; until then a search
+/// reads such blocks whole. Ends when none is left (at once on a new store).
+async fn fill_missing_terms(store: Store) {
+    let mut filled = 0usize;
+    loop {
+        let filters = match store.read(|c| crate::db::logs::missing_terms(c, 256)).await {
+            Ok(f) if f.is_empty() => break,
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading log blocks without a search filter failed");
+                return;
+            }
+        };
+        filled += filters.len();
+        if let Err(e) = store
+            .write(move |c| crate::db::logs::set_terms(c, &filters))
+            .await
+        {
+            tracing::warn!(error = %e, "storing log search filters failed");
+            return;
+        }
+    }
+    if filled > 0 {
+        tracing::info!(blocks = filled, "log blocks given their search filters");
     }
 }
 
@@ -421,25 +442,6 @@ const SMALL_BATCH: usize = 256;
 
 /// Lines per `logs:new` event at most.
 const EVENT_LINES: usize = 1_000;
-
-/// Lines indexed between two idle-time merges of the search index's segments.
-const MERGE_AFTER: usize = 20_000;
-
-/// Merges some FTS5 segments (bounded work) while no lines are waiting, so searches stay
-/// fast after a flood that the wide automerge setting left in many segments.
-async fn merge_segments(store: &Store) {
-    let result = store
-        .write(|c| {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute(
-                "INSERT INTO log_blocks_fts(log_blocks_fts, rank) VALUES('merge', 500);",
-            )
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "merging the log search index failed");
-    }
-}
 
 /// A batch numbered and encoded as blocks, ready for the store's writer.
 pub struct Prepared {

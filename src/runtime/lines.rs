@@ -65,12 +65,20 @@ impl LineSplitter {
 
 /// Reads `reader` to EOF and calls `on_lines` with the complete lines of each read (without
 /// their newlines; it may take them), then with the partial last line at EOF.
-pub async fn read_lines<R, F>(mut reader: R, max_line: usize, mut on_lines: F)
-where
+///
+/// With `gather`, a read that did not fill the buffer is followed by that pause before the
+/// next read, so a writer of one line per write(2) is read in batches; only for a pipe with
+/// room for more than the pause's worth of output (the caller knows).
+pub async fn read_lines<R, F>(
+    mut reader: R,
+    max_line: usize,
+    gather: Option<std::time::Duration>,
+    mut on_lines: F,
+) where
     R: AsyncRead + Unpin,
     F: FnMut(&mut Vec<Line>),
 {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut splitter = LineSplitter::new(max_line);
     let mut lines = Vec::new();
     loop {
@@ -82,6 +90,11 @@ where
         if !lines.is_empty() {
             on_lines(&mut lines);
             lines.clear();
+        }
+        if let Some(pause) = gather
+            && n < buf.len()
+        {
+            tokio::time::sleep(pause).await;
         }
     }
     if let Some(last) = splitter.finish() {
@@ -100,6 +113,7 @@ mod tests {
         read_lines(
             &b"a\r\nbbbbbb\n\xffc\ntail"[..],
             4,
+            None,
             |lines: &mut Vec<Line>| {
                 for l in lines.drain(..) {
                     out.push((String::from_utf8_lossy(&l.bytes).into_owned(), l.truncated));

@@ -35,6 +35,8 @@ pub struct Spawned {
     pub stdin: ChildStdin,
     pub stdout: ChildStdout,
     pub stderr: ChildStderr,
+    /// The stderr pipe holds [`LOG_PIPE_BYTES`]: its reader may let lines gather.
+    pub stderr_roomy: bool,
 }
 
 /// The PATH a server sees: its own `PATH` override, else the daemon's.
@@ -137,7 +139,9 @@ pub fn spawn(spec: SpawnSpec<'_>) -> std::io::Result<Spawned> {
     let stdin = child.stdin.take().ok_or_else(|| take("stdin"))?;
     let stdout = child.stdout.take().ok_or_else(|| take("stdout"))?;
     let stderr = child.stderr.take().ok_or_else(|| take("stderr"))?;
+    let stderr_roomy = grow_pipe(&stderr, LOG_PIPE_BYTES);
     Ok(Spawned {
+        stderr_roomy,
         pid,
         pgid: pid as i32,
         child,
@@ -145,6 +149,19 @@ pub fn spawn(spec: SpawnSpec<'_>) -> std::io::Result<Spawned> {
         stdout,
         stderr,
     })
+}
+
+/// The capacity asked for the stderr pipe (Linux's default is 64 KiB). With room for a few
+/// milliseconds of a flood, the log reader can let lines gather between reads instead of
+/// waking for every line, and the child still never waits for it.
+pub const LOG_PIPE_BYTES: i32 = 1 << 20;
+
+/// Asks the kernel for a pipe of `bytes`; false when refused (an unprivileged user past
+/// `/proc/sys/fs/pipe-user-pages-soft`, or `pipe-max-size` lower).
+fn grow_pipe(pipe: &impl std::os::fd::AsRawFd, bytes: i32) -> bool {
+    // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ only resizes the pipe's buffer.
+    let got = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+    got >= bytes
 }
 
 /// Sends `signal` to every process of the group. Returns false when the group is gone.

@@ -98,6 +98,7 @@ impl ServerActor {
             stdin,
             stdout,
             stderr,
+            stderr_roomy,
         } = spawned;
         let short = tag(session_id).to_string();
         self.log(
@@ -123,6 +124,7 @@ impl ServerActor {
             self.rec.id.clone(),
             self.deps.logs.clone(),
             Some(format!("[session {short}] ")),
+            stderr_roomy,
         ));
         let server_id = self.rec.id.clone();
         let logs = self.deps.logs.clone();

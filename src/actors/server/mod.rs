@@ -375,6 +375,7 @@ impl ServerActor {
             stdin,
             stdout,
             stderr,
+            stderr_roomy,
         } = spawned;
         self.log(
             "info",
@@ -393,11 +394,13 @@ impl ServerActor {
         });
 
         // stderr is the log.
-        tokio::spawn(log_pipe(
+        tokio::spawn(log_pipe_tagged(
             stderr,
             Source::Stderr,
             self.rec.id.clone(),
             self.deps.logs.clone(),
+            None,
+            stderr_roomy,
         ));
 
         let deadline = self.start_deadline();
@@ -1342,6 +1345,12 @@ fn child_protocol_channel(
     from_pump
 }
 
+/// How long the stderr reader waits after a short read, so that a child writing a line
+/// per write(2) is read a batch at a time (one wake-up and one read for hundreds of lines
+/// instead of each) while a quiet child's line still arrives at once. A 1 MiB pipe holds
+/// about 5 ms of a 1M-lines/s flood, so the child never waits for the reader.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+
 fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -1404,20 +1413,24 @@ async fn log_pipe<R: tokio::io::AsyncRead + Unpin>(
     server_id: String,
     logs: Option<LogSender>,
 ) {
-    log_pipe_tagged(pipe, source, server_id, logs, None).await
+    log_pipe_tagged(pipe, source, server_id, logs, None, false).await
 }
 
 /// Logs every line of a pipe until EOF, each behind `prefix` when one is given (a
-/// per-session instance's lines, told apart from the server's own).
+/// per-session instance's lines, told apart from the server's own). With `gather`, for a
+/// pipe with room for a few milliseconds of a flood (`process::LOG_PIPE_BYTES`), lines
+/// are let gather a moment after a short read.
 async fn log_pipe_tagged<R: tokio::io::AsyncRead + Unpin>(
     pipe: R,
     source: Source,
     server_id: String,
     logs: Option<LogSender>,
     prefix: Option<String>,
+    gather: bool,
 ) {
     let server_id: std::sync::Arc<str> = server_id.into();
-    read_lines(pipe, MAX_LINE, |lines: &mut Vec<Line>| {
+    let pause = gather.then_some(GATHER);
+    read_lines(pipe, MAX_LINE, pause, |lines: &mut Vec<Line>| {
         if let Some(prefix) = &prefix {
             for l in lines.iter_mut() {
                 l.bytes.splice(0..0, prefix.bytes());
