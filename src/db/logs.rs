@@ -827,7 +827,10 @@ mod tests {
         let mut want = Probe::default();
         want.any_of(vec![word_hash("ret"), prefix_hash("ret")]);
         assert_eq!(probe("ret*"), Some(want));
-        assert!(probe("re*").is_some_and(|p| p.is_empty()), "too short to test");
+        assert!(
+            probe("re*").is_some_and(|p| p.is_empty()),
+            "too short to test"
+        );
         assert_eq!(probe("  \"\" *** "), None);
         assert!(probe("NEAR(a b) OR c:d").is_some());
     }

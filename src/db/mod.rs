@@ -389,14 +389,22 @@ mod tests {
         let filters = logs::missing_terms(&mut conn, 256).expect("missing");
         assert_eq!(filters.len(), 2, "one block per server");
         logs::set_terms(&mut conn, &filters).expect("set");
-        assert!(logs::missing_terms(&mut conn, 256).expect("again").is_empty());
+        assert!(
+            logs::missing_terms(&mut conn, 256)
+                .expect("again")
+                .is_empty()
+        );
         let found = logs::page_back(&mut conn, &search, None, 10).expect("search");
         assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), vec![8]);
         let absent = logs::Filter {
             fts: logs::Search::parse("absent"),
             ..search.clone()
         };
-        assert!(logs::page_back(&mut conn, &absent, None, 10).expect("search").is_empty());
+        assert!(
+            logs::page_back(&mut conn, &absent, None, 10)
+                .expect("search")
+                .is_empty()
+        );
         // New lines never reuse an id, not even the deleted 7's successor's.
         let line = logs::NewLine {
             server_id: "a",

@@ -308,7 +308,10 @@ mod tests {
         let q = probe_words(&["connection", "nowhere"]);
         assert!(!q.test(&f) && !matches_encoded(Some(&f), &q.encode()));
         assert!(matches_encoded(None, &q.encode()), "no filter: a candidate");
-        assert!(matches_encoded(Some(&f), &[]), "an empty probe rules nothing out");
+        assert!(
+            matches_encoded(Some(&f), &[]),
+            "an empty probe rules nothing out"
+        );
     }
 
     #[test]
