@@ -742,7 +742,6 @@ async fn daemon_with_real_servers() -> Daemon {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_client_uses_real_servers_through_the_gateway() {
-    let python = common::deps().join("venv/bin/python");
     let d = daemon_with_real_servers().await;
     let script = r#"
 import asyncio, sys

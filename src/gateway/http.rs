@@ -317,12 +317,12 @@ async fn post_at(
             "session not found (it ended or expired): initialize again",
         );
     };
-    if !exposed(&gw, &session) {
+    if !exposed(gw, &session) {
         let id = match env.kind() {
             Kind::Request { id, .. } => Some(id.get()),
             _ => None,
         };
-        return not_exposed(id, &name);
+        return not_exposed(id, name);
     }
     session.touch();
     match env.kind() {
@@ -825,8 +825,8 @@ fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if !exposed(&gw, &session) {
-        return not_exposed(None, &name);
+    if !exposed(gw, &session) {
+        return not_exposed(None, name);
     }
     session.touch();
     let mut rx = session.open_stream();
@@ -861,7 +861,7 @@ fn delete_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
             if s.policy().is_none_or(|p| p.exposed) {
                 HttpResponse::Ok().finish()
             } else {
-                not_exposed(None, &name)
+                not_exposed(None, name)
             }
         }
         Err(r) => *r,
