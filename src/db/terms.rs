@@ -258,9 +258,17 @@ diesel::define_sql_function! {
 /// Registers `log_terms_match` on a connection (every connection of the store needs it).
 pub fn register(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     // Deterministic: SQLite may evaluate it once per row of an index it scans.
-    log_terms_match_utils::register_impl(conn, |terms: Option<Vec<u8>>, probe: Vec<u8>| {
-        matches_encoded(terms.as_deref(), &probe)
-    })?;
+    // Borrowed blobs: the test runs once per block a search scans, and copying each filter
+    // and the probe into a Vec was most of its cost.
+    log_terms_match_utils::register_impl(
+        conn,
+        |terms: Option<*const [u8]>, probe: *const [u8]| {
+            // SAFETY: diesel hands out pointers to SQLite's argument values, valid for the
+            // duration of this call; nothing keeps them.
+            let (terms, probe) = unsafe { (terms.map(|t| &*t), &*probe) };
+            matches_encoded(terms, probe)
+        },
+    )?;
     // Proves the registration from SQL's side at once rather than at the first search.
     conn.batch_execute("SELECT log_terms_match(NULL, x'')")
 }
