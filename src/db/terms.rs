@@ -9,7 +9,7 @@
 //! to test. The filter answers "maybe" or "no"; a "maybe" block is read and each line is
 //! checked in full, so a false positive costs time, never a wrong answer.
 //!
-//! The format is stored on disk: [`term_hash`], the probe positions and the sizing rule
+//! The format is stored on disk: `hash_bytes`, the probe positions and the sizing rule
 //! must never change without a migration that rebuilds every block's filter.
 
 use diesel::connection::SimpleConnection;
@@ -29,13 +29,41 @@ const MAX_BITS: usize = 1 << 21;
 const TAG_WORD: u64 = 0;
 const TAG_PREFIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// FNV-1a over the bytes, then a finalizer (MurmurHash3's fmix64) so every bit of the
-/// result depends on every byte. Stable by construction: it is part of the stored format.
-fn fnv_fmix(tag: u64, bytes: impl Iterator<Item = u8>) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ tag;
-    for b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+/// Eight bytes at a time (little-endian words, the last one zero-padded, the length mixed
+/// in first), then MurmurHash3's fmix64 so every bit of the result depends on every byte.
+/// A multiply per eight bytes instead of FNV's per byte: hashing every word of every line
+/// was the biggest part of preparing a block. Stable by construction: it is part of the
+/// stored format (migration 000008 dropped the filters of the FNV hash before it).
+fn hash_bytes(tag: u64, bytes: &[u8], lower: bool) -> u64 {
+    // On ASCII letters and digits, setting 0x20 is `to_ascii_lowercase`.
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ tag ^ (bytes.len() as u64).wrapping_mul(K2);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let v = u64::from_le_bytes(w) | if lower { LOWER } else { 0 };
+        h = (h ^ v).wrapping_mul(K1).rotate_left(31);
     }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Shifted in byte by byte: a copy into a zeroed array and a load of all eight
+        // stalled on store forwarding, and most words are shorter than eight bytes.
+        let v = rest
+            .iter()
+            .rev()
+            .fold(0u64, |v, &b| (v << 8) | u64::from(b));
+        let mask = u64::MAX >> (64 - 8 * rest.len());
+        let v = v | if lower { LOWER & mask } else { 0 };
+        h = (h ^ v).wrapping_mul(K1).rotate_left(31);
+    }
+    fmix(h)
+}
+
+const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+
+fn fmix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -45,12 +73,12 @@ fn fnv_fmix(tag: u64, bytes: impl Iterator<Item = u8>) -> u64 {
 
 /// The hash of a whole word (already lower-cased).
 pub fn word_hash(word: &str) -> u64 {
-    fnv_fmix(TAG_WORD, word.bytes())
+    hash_bytes(TAG_WORD, word.as_bytes(), false)
 }
 
 /// The hash of a prefix term: the first [`PREFIX`] characters of a lower-cased word.
 pub fn prefix_hash(word: &str) -> u64 {
-    fnv_fmix(TAG_PREFIX, cut_chars(word, PREFIX).bytes())
+    hash_bytes(TAG_PREFIX, cut_chars(word, PREFIX).as_bytes(), false)
 }
 
 fn cut_chars(w: &str, n: usize) -> &str {
@@ -118,10 +146,9 @@ impl TermsBuilder {
                     i += 1;
                 }
                 let word = &b[start..i];
-                let lower = || word.iter().map(u8::to_ascii_lowercase);
-                self.insert(fnv_fmix(TAG_WORD, lower()));
+                self.insert(hash_bytes(TAG_WORD, word, true));
                 if word.len() > PREFIX {
-                    self.insert(fnv_fmix(TAG_PREFIX, lower().take(PREFIX)));
+                    self.insert(hash_bytes(TAG_PREFIX, &word[..PREFIX], true));
                 }
             }
         } else {
@@ -340,7 +367,37 @@ mod tests {
     #[test]
     fn the_hash_is_stable() {
         // Stored on disk: a change here needs a migration that rebuilds every filter.
-        assert_eq!(word_hash("error"), fnv_fmix(0, "error".bytes()));
-        assert_eq!(word_hash("error"), 0xfc80_d452_13e4_b6c6_u64);
+        assert_eq!(word_hash("error"), 0x2c4e_d243_4708_dfbb);
+        assert_eq!(word_hash("connection_reset"), 0xa38e_4891_7c3b_05f4);
+        // The builder's on-the-fly lower-casing hashes what the search side hashes.
+        let mut b = TermsBuilder::default();
+        b.add("Connection RESET Request9x 492117 request_ID");
+        let mut mine = b
+            .table
+            .iter()
+            .copied()
+            .filter(|&h| h != 0)
+            .collect::<Vec<_>>();
+        mine.sort_unstable();
+        let mut theirs = [
+            "connection",
+            "reset",
+            "request9x",
+            "492117",
+            "request",
+            "id",
+        ]
+        .iter()
+        .flat_map(|w| {
+            let mut v = vec![word_hash(w).max(1)];
+            if w.len() > PREFIX {
+                v.push(prefix_hash(w).max(1));
+            }
+            v
+        })
+        .collect::<Vec<_>>();
+        theirs.sort_unstable();
+        theirs.dedup();
+        assert_eq!(mine, theirs);
     }
 }
