@@ -611,7 +611,13 @@ pub(super) async fn respond(
         (Frame::Final(b), Some(p)) => Frame::Final(filter_tools(b, &p.tools)),
         (frame, _) => frame,
     };
-    match rx.recv().await.map(&filtered) {
+    // The server's answer, then the client's next request, usually come within
+    // microseconds: the thread stays awake for them (see `keep_awake`).
+    let first = {
+        let _waiting = Waiting::start();
+        rx.recv().await
+    };
+    match first.map(&filtered) {
         Some(Frame::Final(b)) => json(StatusCode::OK, b),
         Some(Frame::Event(first)) => sse(
             Some(first),
@@ -621,6 +627,71 @@ pub(super) async fn respond(
             StatusCode::OK,
             jsonrpc::error(Some(id), jsonrpc::SERVER_ERROR, "the request was cancelled"),
         ),
+    }
+}
+
+/// How long the gateway's thread stays awake after it forwards a request or an answer.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// With more answers than this awaited on the thread, it does not spin: under load there
+/// is always work, and the spin would take CPU from the servers and clients.
+const SPIN_MAX_WAITING: usize = 2;
+
+thread_local! {
+    /// Until when the spinner keeps this thread awake, and whether it runs.
+    static AWAKE: std::cell::Cell<(std::time::Instant, bool)> =
+        std::cell::Cell::new((std::time::Instant::now(), false));
+    /// Requests on this thread waiting for their server's answer.
+    static WAITING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A request waiting for its answer (ends when dropped, also when the client goes away).
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Waiting {
+        let n = WAITING.get() + 1;
+        WAITING.set(n);
+        if n <= SPIN_MAX_WAITING {
+            keep_awake(SPIN);
+        }
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let n = WAITING.get().saturating_sub(1);
+        WAITING.set(n);
+        // Nothing else awaited: what comes next is most likely this client's next request.
+        if n == 0 {
+            keep_awake(SPIN);
+        }
+    }
+}
+
+/// Keeps this thread polling its sockets and pipes without sleeping for `span` from now.
+///
+/// Why: a call through the gateway crosses four sleeps and wake-ups (client → gateway →
+/// server → gateway → client) where a direct stdio call crosses two, and on an idle
+/// (virtual) machine each wake-up from sleep costs tens of microseconds, more than the
+/// gateway's own work. A server's answer and a client's next request usually come within
+/// that window, so for a moment the thread polls instead of sleeping, the way Go's
+/// scheduler spins before it parks: one task per thread that yields until the newest
+/// deadline (a yielding task makes the runtime poll its I/O driver without blocking), then
+/// ends. The cost is CPU while calls come back to back (the thread never sleeps then), and
+/// at most `span` of it after the last one; an idle gateway does not spin at all.
+fn keep_awake(span: std::time::Duration) {
+    let until = std::time::Instant::now() + span;
+    let (_, running) = AWAKE.get();
+    AWAKE.set((until, true));
+    if !running {
+        actix_rt::spawn(async {
+            while std::time::Instant::now() < AWAKE.get().0 {
+                tokio::task::yield_now().await;
+            }
+            AWAKE.set((AWAKE.get().0, false));
+        });
     }
 }
 
