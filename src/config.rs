@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// Each server keeps at most this many MiB of log text; older lines are pruned (hourly).
     #[arg(long, env = "MCP_MANAGER_LOG_MAX_MB", default_value_t = 50.0)]
     pub log_max_mb: f64,
+    /// Microseconds the gateway's thread stays awake, polling, after it forwards a request
+    /// or an answer, so the next one is read without a wake-up from sleep (docs/gateway.md,
+    /// "Staying awake"). 0: sleep at once (less CPU, more latency per call).
+    #[arg(long, env = "MCP_MANAGER_GATEWAY_SPIN_US", default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub gateway_spin_us: u64,
     /// Seconds between retention runs (health checks and logs).
     #[arg(long, env = "MCP_MANAGER_PRUNE_INTERVAL", default_value_t = 3600.0)]
     pub prune_interval_secs: f64,
@@ -86,6 +91,8 @@ pub struct Config {
     pub health_defaults: crate::health::HealthDefaults,
     /// The servers file to apply at start (`--config`), if any.
     pub servers_file: Option<PathBuf>,
+    /// How long the gateway's thread polls before it sleeps.
+    pub gateway_spin: std::time::Duration,
 }
 
 pub fn default_data_dir() -> PathBuf {
@@ -297,6 +304,7 @@ impl Config {
                 ..Default::default()
             },
             servers_file: a.config.filter(|p| !p.as_os_str().is_empty()),
+            gateway_spin: std::time::Duration::from_micros(a.gateway_spin_us),
             bind: a.bind,
             data_dir: a.data_dir.unwrap_or_else(default_data_dir),
             token,

@@ -141,6 +141,7 @@ pub async fn serve(
         allowed_hosts: config.allowed_hosts.clone(),
         token: config.token.clone(),
     });
+    crate::gateway::http::set_spin(config.gateway_spin);
     // One gateway for all workers: its sessions must be seen by every one of them.
     let gateway = crate::gateway::Gateway::start(crate::gateway::SESSION_IDLE);
     // The aggregate endpoint tells its clients when servers start, stop or change.

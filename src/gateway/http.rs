@@ -630,8 +630,17 @@ pub(super) async fn respond(
     }
 }
 
-/// How long the gateway's thread stays awake after it forwards a request or an answer.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+/// How long, in µs, the gateway's thread stays awake after it forwards a request or an
+/// answer (`--gateway-spin-us`; 0: never).
+static SPIN_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(200);
+
+/// Sets how long the gateway's thread stays awake (see [`keep_awake`]).
+pub fn set_spin(span: std::time::Duration) {
+    SPIN_US.store(
+        span.as_micros().min(u128::from(u64::MAX)) as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
 
 /// With more answers than this awaited on the thread, it does not spin: under load there
 /// is always work, and the spin would take CPU from the servers and clients.
@@ -653,7 +662,7 @@ impl Waiting {
         let n = WAITING.get() + 1;
         WAITING.set(n);
         if n <= SPIN_MAX_WAITING {
-            keep_awake(SPIN);
+            keep_awake();
         }
         Waiting
     }
@@ -665,12 +674,13 @@ impl Drop for Waiting {
         WAITING.set(n);
         // Nothing else awaited: what comes next is most likely this client's next request.
         if n == 0 {
-            keep_awake(SPIN);
+            keep_awake();
         }
     }
 }
 
-/// Keeps this thread polling its sockets and pipes without sleeping for `span` from now.
+/// Keeps this thread polling its sockets and pipes without sleeping for the spin time
+/// ([`set_spin`]) from now.
 ///
 /// Why: a call through the gateway crosses four sleeps and wake-ups (client → gateway →
 /// server → gateway → client) where a direct stdio call crosses two, and on an idle
@@ -681,8 +691,12 @@ impl Drop for Waiting {
 /// deadline (a yielding task makes the runtime poll its I/O driver without blocking), then
 /// ends. The cost is CPU while calls come back to back (the thread never sleeps then), and
 /// at most `span` of it after the last one; an idle gateway does not spin at all.
-fn keep_awake(span: std::time::Duration) {
-    let until = std::time::Instant::now() + span;
+fn keep_awake() {
+    let span = SPIN_US.load(std::sync::atomic::Ordering::Relaxed);
+    if span == 0 {
+        return;
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_micros(span);
     let (_, running) = AWAKE.get();
     AWAKE.set((until, true));
     if !running {
