@@ -642,8 +642,9 @@ pub fn set_spin(span: std::time::Duration) {
     );
 }
 
-/// With more answers than this awaited on the thread, it does not spin: under load there
-/// is always work, and the spin would take CPU from the servers and clients.
+/// With more answers than this awaited on the thread (now or within [`LOADED_FOR`]), it
+/// does not spin: under load there is always work, and the spin would take CPU from the
+/// servers and clients.
 const SPIN_MAX_WAITING: usize = 2;
 
 thread_local! {
@@ -652,6 +653,18 @@ thread_local! {
         std::cell::Cell::new((std::time::Instant::now(), false));
     /// Requests on this thread waiting for their server's answer.
     static WAITING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Until when the thread counts as loaded: more than [`SPIN_MAX_WAITING`] answers were
+    /// awaited within [`LOADED_FOR`] (between two calls of a loaded thread the count dips).
+    static LOADED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// How long a thread counts as loaded after it last awaited many answers at once.
+const LOADED_FOR: std::time::Duration = std::time::Duration::from_millis(5);
+
+fn loaded() -> bool {
+    LOADED
+        .get()
+        .is_some_and(|until| std::time::Instant::now() < until)
 }
 
 /// A request waiting for its answer (ends when dropped, also when the client goes away).
@@ -661,7 +674,9 @@ impl Waiting {
     fn start() -> Waiting {
         let n = WAITING.get() + 1;
         WAITING.set(n);
-        if n <= SPIN_MAX_WAITING {
+        if n > SPIN_MAX_WAITING {
+            LOADED.set(Some(std::time::Instant::now() + LOADED_FOR));
+        } else {
             keep_awake();
         }
         Waiting
@@ -693,7 +708,7 @@ impl Drop for Waiting {
 /// at most `span` of it after the last one; an idle gateway does not spin at all.
 fn keep_awake() {
     let span = SPIN_US.load(std::sync::atomic::Ordering::Relaxed);
-    if span == 0 {
+    if span == 0 || loaded() {
         return;
     }
     let until = std::time::Instant::now() + std::time::Duration::from_micros(span);
@@ -701,7 +716,10 @@ fn keep_awake() {
     AWAKE.set((until, true));
     if !running {
         actix_rt::spawn(async {
-            while std::time::Instant::now() < AWAKE.get().0 {
+            while std::time::Instant::now() < AWAKE.get().0 && !loaded() {
+                // The CPU goes first to whatever else is runnable on it (the server this
+                // thread waits for, when the scheduler put it here).
+                std::thread::yield_now();
                 tokio::task::yield_now().await;
             }
             AWAKE.set((AWAKE.get().0, false));
