@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Log benchmark of the mcp-manager daemon (Python 3.11+, standard library only).
 
-Three parts (issue 6, acceptance 8), each against a copy of the release binary in a
+Four parts (issue 6, acceptance 8), each against a copy of the release binary in a
 throw-away data dir:
 
 * `ingest`: how fast one server's stderr gets into the store, searchable, beside the raw
@@ -16,6 +16,15 @@ throw-away data dir:
   compared with the producer's output; lines dropped by the daemon (its `system` lines
   "N log lines were dropped") are counted. Targets: ≥ 300 000 lines/s, each line
   searchable within 1 s of being written.
+* `sustain`: the same target as a steady load. `mcpload spew --lines L --block 65536` goes
+  through a pacing relay (the server's command) that writes its lines at `--sustain-rate`
+  lines/s (default 300 000) for `--sustain-secs` (default 5), open loop (it never waits for
+  the store), and records the time of each of its write(2)s. Every few ms the newest stored
+  line (`GET …/logs?limit=20`) is sampled: lag = sample time − that line's recorded write
+  time; then the last line is searched for. Every stored line is counted (once, in order)
+  and the dropped ones added up. Targets: offered rate ≥ 300 000 lines/s (else the relay,
+  not the daemon, fell short, unless the daemon's full pipe held it back), 0 dropped, max
+  lag < 1 s.
 * `search`: 1 000 000 lines of one server are put through the daemon (the same producer,
   paced by a relay so that the daemon's queue does not overflow), then N timed
   `GET …/logs/search` requests on one keep-alive connection, across a mix of queries
@@ -28,8 +37,9 @@ throw-away data dir:
 Figures are measured and printed next to their targets; nothing is asserted. The daemon
 launcher, the REST and WebSocket clients and the /proc helpers come from bench/core.py.
 
-    cargo build --release && python3 bench/logs.py [--parts ingest,search,follow]
-        [--lines 500000] [--rounds 5] [--n 200] [--json out.json]
+    cargo build --release && python3 bench/logs.py [--parts ingest,sustain,search,follow]
+        [--lines 500000] [--rounds 5] [--sustain-rate 300000] [--sustain-secs 5] [--n 200]
+        [--json out.json]
 
 See docs/benchmarks.md, section "Logs".
 """
@@ -37,6 +47,7 @@ See docs/benchmarks.md, section "Logs".
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime
 import http.client
 import json
@@ -62,12 +73,17 @@ from common import CACHE, NS, PEER_BENCH, dist, f1, num, parse_ns, pct  # noqa: 
 import common  # noqa: E402  (bench/common.py: helpers shared by the bench scripts)
 
 ROOT = core.ROOT
-PARTS = ("ingest", "search", "follow")
+PARTS = ("ingest", "sustain", "search", "follow")
 
 TARGET_LINES_PER_S = 300_000
 TARGET_SEARCHABLE_S = 1.0
 TARGET_SEARCH_P50_MS = 20.0
 TARGET_FOLLOW_P99_MS = 50.0
+# The sustain part paces its relay at --sustain-rate (default: the target) on a schedule; the
+# achieved rate, L ÷ the relay's write time, ends a hair below the schedule when the relay's
+# last write wakes up late (it sleeps until each write is due). Within this fraction of the
+# target the offered rate counts as met.
+OFFERED_TOLERANCE = 0.001
 
 BLOCK = 65536  # the `block` producer's burst size, as in the peer benchmark
 DROPPED = re.compile(r"^(\d+) log lines were dropped")
@@ -120,6 +136,56 @@ sys.exit(p.wait())
 '''
 
 
+# The sustain part's server: an open-loop pacing relay. It runs the producer, reads its
+# stderr 16 KiB at a time and writes the whole lines to its own stderr (the daemon's pipe)
+# on a fixed schedule, RATE lines/s on the monotonic clock (the chunk that starts with line
+# n is written at t0 + n/RATE, t0 = the first chunk), never waiting for the store. Every
+# write(2) is recorded: its start and end (CLOCK_REALTIME ns), the lines written once it
+# returned, and how late it started against the schedule (s). At the end it writes the
+# records to a file (a JSON header, then one line per write) and exits with the producer's
+# code.
+SUSTAIN_RELAY_PY = r'''
+import json, os, resource, subprocess, sys, time
+rate, records, cmd = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+fd, n, rest, t0, rec = p.stderr.fileno(), 0, b"", None, []
+mono, real, read, write, sleep = time.monotonic, time.time_ns, os.read, os.write, time.sleep
+while True:
+    chunk = read(fd, 16384)
+    if not chunk:
+        break
+    data = rest + chunk
+    cut = data.rfind(b"\n") + 1
+    if not cut:
+        rest = data
+        continue
+    out, rest = memoryview(data)[:cut], data[cut:]
+    if t0 is None:
+        t0 = mono()
+    due = t0 + n / rate
+    wait = due - mono()
+    if wait > 0:
+        sleep(wait)
+    late = mono() - due
+    ts = real()
+    while out:
+        out = out[write(2, out):]
+    n += data.count(b"\n")
+    rec.append((ts, real(), n, late))
+if rest:
+    write(2, rest)
+code = p.wait()
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+head = {"exit": code, "lines": n, "rate": rate, "writes": len(rec),
+        "relay_cpu_s": me.ru_utime + me.ru_stime, "producer_cpu_s": kids.ru_utime + kids.ru_stime}
+with open(records + ".tmp", "w") as f:
+    f.write(json.dumps(head) + "\n")
+    f.writelines(f"{a} {b} {c} {d:.6f}\n" for a, b, c, d in rec)
+os.replace(records + ".tmp", records)
+sys.exit(code)
+'''
+
+
 # The follow part's server: one write(2) per line on stderr at a fixed rate, each line
 # carrying its own write time. It does not speak MCP (the daemon waits for `initialize`
 # until start_timeout_secs; the lines are captured meanwhile).
@@ -150,6 +216,15 @@ def proc_cpu_s(pid: int) -> float:
         data = f.read()
     rest = data[data.rindex(")") + 2:].split()
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_s() -> tuple[float, float, float]:
+    """From the first line of /proc/stat, in CPU-seconds since boot: busy (user, nice,
+    system, irq, softirq), idle (idle, iowait), and steal."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, (v[3] + v[4]) / hz, v[7] / hz
 
 
 def read_stamp(path: Path, timeout: float) -> tuple[int, int]:
@@ -482,7 +557,274 @@ def ingest_part(args, binary: Path, mcpload: Path, tmp: Path) -> dict:
             "exit_codes": sorted({r["daemon_exit"]["code"] for r in records if r["path"] == "daemon"})}
 
 
-# --------------------------------------------------------------------------- part 2: search
+# --------------------------------------------------------------------------- part 2: sustain
+
+
+def read_relay_records(path: Path, deadline: float) -> tuple[dict, list[int], list[int], list[int], list[float]]:
+    """The sustain relay's records (it writes the file when the producer has ended): its
+    header, and per write(2) the start and end (ns, CLOCK_REALTIME), the lines written once
+    it returned, and how late it started against the schedule (s)."""
+    while not path.exists():
+        if now() > deadline:
+            raise BenchError(f"sustain: the relay wrote no records file {path}")
+        time.sleep(0.02)
+    with open(path) as f:
+        head = json.loads(f.readline())
+        starts, ends, after, late = [], [], [], []
+        for line in f:
+            a, b, c, d = line.split()
+            starts.append(int(a))
+            ends.append(int(b))
+            after.append(int(c))
+            late.append(float(d))
+    if not after:
+        raise BenchError(f"sustain: the relay recorded no write ({head})")
+    return head, starts, ends, after, late
+
+
+def sustain_part(args, binary: Path, mcpload: Path, tmp: Path) -> dict:
+    """A steady offered load, open loop: L = rate × secs lines through the pacing relay into a
+    fresh daemon; the newest stored line's age sampled all along; then every line counted."""
+    rate, secs = args.sustain_rate, args.sustain_secs
+    L = int(rate * secs)
+    d = tmp / "sustain"
+    d.mkdir()
+    relay, records, stamp = d / "relay.py", d / "relay-records.txt", d / "stamp"
+    relay.write_text(SUSTAIN_RELAY_PY)
+    # L lines of ~190 B are more than the default per-server cap of 50 MB (1.5 M lines are
+    # ~285 MB): the cap is raised as in the search part, so that no retention run cuts them.
+    wrapper = d / "mcp-manager-wrapper.sh"
+    wrapper.write_text(f'#!/bin/sh\nexec "{binary}" "$@" --log-max-mb 100000\n')
+    wrapper.chmod(0o755)
+    python = shutil.which("python3") or sys.executable
+    poll_s = args.poll_ms / 1000.0
+    out: dict = {"rate": rate, "secs": secs, "lines": L, "poll_ms": args.poll_ms,
+                 "daemon_flags": "--log-max-mb 100000", "load_before": os.getloadavg()}
+    daemon = core.Daemon(wrapper, d, args.timeout)
+    api = core.Api(daemon.port, args.timeout)
+    client = TimedClient(daemon.port, args.timeout)
+    try:
+        tail_q = "/api/servers/sustain/logs?limit=20"
+        last_q = search_path("sustain", q=f'"request_id={L - 1}"', source="stderr", limit=5)
+        rss_idle = daemon.rss_kb()
+        cpu0 = proc_cpu_s(daemon.pid)
+        mach0, self0, t0 = machine_cpu_s(), time.process_time(), now()
+        log(f"sustain: {num(L)} lines offered at {num(rate)} lines/s for {secs:g} s (open loop), the newest stored "
+            f"line sampled every {args.poll_ms:g} ms")
+        api.call("POST", "/api/servers", {
+            "name": "sustain", "command": python,
+            "args": [str(relay), str(rate), str(records), str(mcpload)] + spew_args(L, "block")
+            + ["--stamp", str(stamp)],
+            "start": True, "restart_policy": "never", "start_timeout_secs": 3600}, expect=(201,))
+        deadline = now() + secs * 2 + args.timeout
+        samples: list[tuple[int, int, int]] = []  # (before the GET, after it: ns CLOCK_REALTIME; newest request_id)
+        found_ns = search_ns = None
+        polls = searches = 0
+        relay_done = False
+        while True:
+            if now() > deadline:
+                raise BenchError(f"sustain: the last line (request_id={L - 1}) was not searchable within "
+                                 f"{secs * 2 + args.timeout:.0f} s; newest stored: {samples[-1:] or 'none'}")
+            polls += 1
+            t_b = time.time_ns()
+            page = client.json(tail_q)
+            t_a = time.time_ns()
+            ids = [int(m.group(1)) for e in page["data"] if e.get("source") == "stderr"
+                   for m in [REQUEST_ID.search(e["message"].encode())] if m]
+            if ids:
+                samples.append((t_b, t_a, max(ids)))
+            # Once the relay has written everything (its records file) or the tail shows the
+            # last line, the search for the last line is polled too.
+            if not relay_done and records.exists():
+                relay_done = True
+                with open(records) as f:
+                    head = json.loads(f.readline())
+                if head["lines"] != L:
+                    raise BenchError(f"sustain: the relay ended after {head['lines']} of {L} lines ({head})")
+            if relay_done or (ids and max(ids) >= L - 1):
+                searches += 1
+                t_s = time.time_ns()
+                if client.json(last_q)["data"]:
+                    found_ns, search_ns = time.time_ns(), t_s
+                    break
+            elif polls % 200 == 0:
+                # About once a second: a relay that ended without its records file broke.
+                status = api.call("GET", "/api/servers/sustain")["data"]["status"]
+                if status not in ("starting", "running", "stopping") and not records.exists():
+                    msgs = [x["message"] for x in system_lines(daemon.port, "sustain", args.timeout)]
+                    raise BenchError(f"sustain: the relay ended (status {status}) before writing every line: "
+                                     f"{msgs[-3:]}")
+            time.sleep(poll_s)
+        cpu1 = proc_cpu_s(daemon.pid)
+        mach1, self1, t1 = machine_cpu_s(), time.process_time(), now()
+        hwm = daemon.rss_kb("VmHWM")
+        # Wait for the relay's exit to be recorded, so that every `system` line is in.
+        status = None
+        while now() < deadline:
+            status = api.call("GET", "/api/servers/sustain")["data"]["status"]
+            if status not in ("starting", "running", "stopping"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        head, starts, ends, after, late = read_relay_records(records, deadline)
+        if head["lines"] != L or after[-1] != L:
+            raise BenchError(f"sustain: the relay wrote {head['lines']} lines, not {L} ({head})")
+
+        def written_ns(k: int) -> int:
+            """When line k was offered: the start of the write(2) that carried it."""
+            return starts[bisect.bisect_right(after, k)]
+
+        # Lags: each sample's time (after its answer) − the write time of the newest line it
+        # showed, up to the first sample that shows the last line (after that the last line
+        # only ages: its lag is measured by the search below).
+        lags, rtts, t_first = [], [], starts[0]
+        series = []
+        for t_b, t_a, k in samples:
+            if not 0 <= k < L:
+                continue
+            lag = (t_a - written_ns(k)) / NS
+            lags.append(lag)
+            rtts.append(ms((t_a - t_b) / NS))
+            series.append((round((t_a - t_first) / NS, 4), k, round(lag * 1000, 2)))
+            if k == L - 1:
+                break
+        # Every stored stderr line, once and in order?
+        present = bytearray(L)
+        stored = dup = out_of_order = other = 0
+        prev = -1
+        for raw in stream_export(daemon.port, "sustain", args.timeout, source="stderr"):
+            m = REQUEST_ID.search(raw)
+            rid = int(m.group(1)) if m else -1
+            stored += 1
+            if not 0 <= rid < L:
+                other += 1
+                continue
+            if present[rid]:
+                dup += 1
+            present[rid] = 1
+            if rid <= prev:
+                out_of_order += 1
+            prev = rid
+        sys_lines = system_lines(daemon.port, "sustain", args.timeout)
+        dropped = sum(int(m.group(1)) for x in sys_lines for m in [DROPPED.match(x["message"])] if m)
+        unique = sum(present)
+        write_s = (ends[-1] - starts[0]) / NS
+        scheduled_s = (after[-2] if len(after) > 1 else 0) / rate  # when the last write was due
+        write_durs = [(b - a) / NS for a, b in zip(starts, ends)]
+        # A 16 KiB write into a pipe with room takes microseconds; one of over 1 ms waited for
+        # the reader (a full pipe) or was preempted.
+        held = [x for x in write_durs if x > 0.001]
+        try:
+            s0, e0 = read_stamp(stamp, 1.0)
+            producer_s = (e0 - s0) / NS
+        except BenchError:
+            producer_s = None
+        out.update({
+            "offered_per_s": L / write_s,
+            "write_s": write_s,
+            "scheduled_s": scheduled_s,
+            "behind_s": write_s - scheduled_s,
+            "late_ms": dist([ms(x) for x in late]),
+            "writes": len(starts),
+            "in_write_s": sum(write_durs),
+            "held_writes": len(held),
+            "held_s": sum(held),
+            "max_write_ms": ms(max(write_durs)),
+            "relay_cpu_s": head["relay_cpu_s"],
+            "producer_cpu_s": head["producer_cpu_s"],
+            "producer_s": producer_s,
+            "relay_exit": head["exit"],
+            "lag_ms": dist([ms(x) for x in lags]),
+            "lag_samples": len(lags),
+            "lag_series": series,  # (s since the first write, newest request_id, lag ms)
+            "poll_rtt_ms": dist(rtts),
+            "last_searchable_s": (found_ns - written_ns(L - 1)) / NS,
+            "last_search_rtt_ms": ms((found_ns - search_ns) / NS),
+            "last_after_relay_end_s": (found_ns - ends[-1]) / NS,
+            "polls": polls,
+            "searches": searches,
+            "stored": stored,
+            "unique": unique,
+            "duplicates": dup,
+            "out_of_order": out_of_order,
+            "other_lines": other,
+            "dropped": dropped,
+            "lost": L - unique - dropped,
+            "daemon_cpu_s": cpu1 - cpu0,
+            "cpu_s_per_100k": (cpu1 - cpu0) / L * 100_000,
+            "rss_idle_mb": core.mb(rss_idle),
+            "peak_rss_mb": core.mb(hwm),
+            # CPU-seconds of the whole machine from the POST to the last line found, and the
+            # part of it no process of this part accounts for (other work on the machine).
+            "run_wall_s": t1 - t0,
+            "machine_busy_s": mach1[0] - mach0[0],
+            "machine_idle_s": mach1[1] - mach0[1],
+            "machine_steal_s": mach1[2] - mach0[2],
+            "script_cpu_s": self1 - self0,
+            "other_cpu_s": (mach1[0] - mach0[0]) - (cpu1 - cpu0) - head["relay_cpu_s"] - head["producer_cpu_s"]
+            - (self1 - self0),
+            "final_status": status,
+            "system_messages": sorted({re.sub(r"\d+(\.\d+)?", "N", x["message"].replace(str(d), "DIR")
+                                              .replace(str(mcpload), "MCPLOAD").replace(str(python), "PYTHON"))[:100]
+                                       for x in sys_lines}),
+        })
+        # The verdicts. An offered rate below the target is the relay's failure, not the
+        # daemon's, unless the relay was held in write(2) (a full pipe: the daemon's reader
+        # fell behind).
+        ok_rate = out["offered_per_s"] >= TARGET_LINES_PER_S * (1 - OFFERED_TOLERANCE)
+        if ok_rate:
+            why = None
+        elif rate < TARGET_LINES_PER_S:
+            why = f"--sustain-rate {num(rate)} is below the target"
+        elif out["held_s"] >= 0.5 * out["behind_s"]:
+            why = (f"the relay was {out['behind_s']:.3f} s behind schedule at the end and spent {out['held_s']:.3f} s "
+                   f"in writes held over 1 ms: a full pipe, the daemon's reader fell behind (a daemon result)")
+        else:
+            why = (f"the relay could not keep the pace ({out['behind_s']:.3f} s behind schedule at the end, only "
+                   f"{out['held_s']:.3f} s of it in held writes): a measurement failure, not a daemon result")
+        lag_max = out["lag_ms"].get("max")
+        out["targets"] = {
+            "offered": {"pass": ok_rate, "why": why},
+            "dropped": {"pass": dropped == 0 and out["lost"] == 0},
+            "lag": {"pass": lag_max is not None and lag_max < TARGET_SEARCHABLE_S * 1000},
+            "last": {"pass": out["last_searchable_s"] < TARGET_SEARCHABLE_S},
+        }
+        lg = out["lag_ms"]
+        log(f"sustain: offered {num(out['offered_per_s'])} lines/s over {write_s:.2f} s (schedule {scheduled_s:.2f} s; "
+            f"start late p99 {out['late_ms']['p99']:.2f} ms, max {out['late_ms']['max']:.2f} ms; "
+            f"{out['in_write_s']:.2f} s in write(2), {out['held_writes']} writes over 1 ms, longest "
+            f"{out['max_write_ms']:.1f} ms); "
+            f"stored {stored} ({unique} distinct), dropped {dropped}, lost {out['lost']}, out of order {out_of_order}; "
+            f"lag over {len(lags)} samples p50 {f1(lg.get('p50'))}, p99 {f1(lg.get('p99'))}, max {f1(lg.get('max'))}; "
+            f"last line searchable {out['last_searchable_s'] * 1000:.0f} ms after its write; "
+            f"daemon CPU {out['daemon_cpu_s']:.2f} s ({out['cpu_s_per_100k']:.3f} s / 100k lines), peak RSS "
+            f"{out['peak_rss_mb']:.1f} MB; relay CPU {out['relay_cpu_s']:.2f} s, producer {out['producer_cpu_s']:.2f} s; "
+            f"machine busy {out['machine_busy_s']:.2f} of {out['run_wall_s'] * core.machine_info()['nproc']:.2f} "
+            f"CPU-s, ≈ other processes {out['other_cpu_s']:.2f} s"
+            + (f"; offered rate MISS: {why}" if why else ""))
+        if not daemon.alive():
+            raise BenchError("the daemon exited during the run")
+    except BenchError as e:
+        raise BenchError(f"{e}\n  daemon pid {daemon.pid}; stderr:{daemon.log_tail(20)}") from e
+    finally:
+        client.close()
+        api.close()
+        out["daemon_exit"] = common.stop_daemon(daemon, "sustain", log)
+        left = ours_left(d)
+        out["left_after_exit"] = len(left)
+        for pid in left:  # the relay and the producer name this part's dir
+            log(f"sustain: killing left-over pid {pid}: {core.cmdline(pid)}")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        out["load_after"] = os.getloadavg()
+        if not args.keep:
+            shutil.rmtree(d / "data", ignore_errors=True)
+    return out
+
+
+# --------------------------------------------------------------------------- part 3: search
 
 
 def search_part(args, binary: Path, mcpload: Path, tmp: Path) -> dict:
@@ -716,7 +1058,7 @@ def search_part(args, binary: Path, mcpload: Path, tmp: Path) -> dict:
     return out
 
 
-# --------------------------------------------------------------------------- part 3: follow
+# --------------------------------------------------------------------------- part 4: follow
 
 
 def follow_part(args, binary: Path, tmp: Path) -> dict:
@@ -842,7 +1184,9 @@ def report(result: dict) -> str:
         f"- producer: mcpload {result['mcpload']}",
         f"- run time: {result.get('run_s', 0):.0f} s",
     ]
-    ing, se, fo = result.get("ingest"), result.get("search"), result.get("follow")
+    ing, su = result.get("ingest"), result.get("sustain")
+    se, fo = result.get("search"), result.get("follow")
+    ok = lambda p: "pass" if p else "MISS"  # noqa: E731
     # Headline figures next to their targets.
     out += ["", "| metric | value | target |", "| --- | --- | --- |"]
     if ing:
@@ -857,6 +1201,19 @@ def report(result: dict) -> str:
             out.append(f"| ↳ last line searchable after the producer's end (median; max) | "
                        f"{f1(s.get('searchable_lag_s'), ' s', 2)}; {f1(s.get('searchable_lag_s_max'), ' s', 2)} | "
                        f"< {TARGET_SEARCHABLE_S:.0f} s |")
+    if su:
+        tg, lg = su["targets"], su["lag_ms"]
+        out.append(f"| Sustained ingest, open loop ({num(su['lines'])} lines offered at {num(su['rate'])} lines/s for "
+                   f"{su['secs']:g} s): offered rate achieved | **{num(su['offered_per_s'])} lines/s** | "
+                   f"≥ {num(TARGET_LINES_PER_S)} lines/s: {ok(tg['offered']['pass'])}"
+                   + (f" ({tg['offered']['why']})" if tg["offered"]["why"] else "") + " |")
+        out.append(f"| ↳ lines dropped by the daemon (lost) | **{num(su['dropped'])}** ({num(su['lost'])}) | "
+                   f"0: {ok(tg['dropped']['pass'])} |")
+        out.append(f"| ↳ age of the newest stored line, sampled every {su['poll_ms']:g} ms: max (p50, p99) | "
+                   f"**{f1(lg.get('max'), ' ms', 0)}** ({f1(lg.get('p50'), ' ms', 0)}, {f1(lg.get('p99'), ' ms', 0)}) | "
+                   f"< {TARGET_SEARCHABLE_S:.0f} s: {ok(tg['lag']['pass'])} |")
+        out.append(f"| ↳ last line searchable after its write | **{f1(su['last_searchable_s'] * 1000, ' ms', 0)}** | "
+                   f"< {TARGET_SEARCHABLE_S:.0f} s: {ok(tg['last']['pass'])} |")
     if se:
         o = se["overall"]
         out.append(f"| Search over {num(se['stored'])} stored lines, all kinds, p50 (p99) | **{f1(o.get('p50'))}** "
@@ -906,6 +1263,58 @@ def report(result: dict) -> str:
                 f"- `system` lines seen: {'; '.join(f'`{x}`' for x in ing['system_messages'])}"]
         if ing["daemon_problems"]:
             out += ["", "ERROR/WARN lines of the daemons:", ""] + [f"    {x}" for x in ing["daemon_problems"]]
+    if su:
+        lg, lt, rt = su["lag_ms"], su["late_ms"], su["poll_rtt_ms"]
+        la = lambda t: " ".join(f"{x:.2f}" for x in t)  # noqa: E731
+        out += ["", f"### Sustain: {num(su['lines'])} lines offered at {num(su['rate'])} lines/s for {su['secs']:g} s",
+                "",
+                f"- producer: `mcpload spew --lines {su['lines']} --block {BLOCK}` through a pacing relay as the "
+                f"server's command, open loop: the relay writes the lines on a fixed schedule (monotonic clock), "
+                f"whole lines, 16 KiB at a time, and never waits for the store. It records every write(2) (start, "
+                f"end: CLOCK_REALTIME), so each line's write time is measured: the start of the write that carried it. "
+                f"A fresh daemon, run with `{su['daemon_flags']}`.",
+                f"- lag: every {su['poll_ms']:g} ms `GET …/logs?limit=20` (the newest stored lines, from memory; a line "
+                f"is there once its batch is committed); lag = the answer's arrival − the write time of the newest "
+                f"`request_id` in it, up to the first answer that shows the last line. Then "
+                f"`GET …/logs/search?q=\"request_id=L-1\"&source=stderr` until it is found.",
+                f"- offered rate: L ÷ (end of the relay's last write − start of its first); it counts as met within "
+                f"{OFFERED_TOLERANCE * 100:g} % of the target (the relay's last write may wake up a little late).",
+                "- a dropped line is never searchable: the lag rows are about the stored lines, and hold for every "
+                "line only with 0 dropped.",
+                "",
+                "| figure | value |",
+                "| --- | --- |",
+                f"| offered rate achieved | {num(su['offered_per_s'])} lines/s over {su['write_s']:.3f} s (schedule "
+                f"{su['scheduled_s']:.3f} s) |",
+                f"| relay: write started late vs the schedule, p50 / p99 / max | {f1(lt.get('p50'), ' ms', 2)} / "
+                f"{f1(lt.get('p99'), ' ms', 2)} / {f1(lt.get('max'), ' ms', 2)} ({num(su['writes'])} writes) |",
+                f"| relay: time in write(2); writes over 1 ms (a full pipe or preempted); longest | {su['in_write_s']:.3f} s; "
+                f"{su['held_writes']} ({su['held_s']:.3f} s); {su['max_write_ms']:.1f} ms |",
+                f"| relay CPU; producer CPU (its own run) | {su['relay_cpu_s']:.2f} s; {su['producer_cpu_s']:.2f} s "
+                f"({f1(su['producer_s'], ' s', 2)}) |",
+                f"| stored (distinct), dropped, lost | {num(su['stored'])} ({num(su['unique'])}), {num(su['dropped'])}, "
+                f"{num(su['lost'])} |",
+                f"| duplicates, out of order, lines without a request_id | {su['duplicates']}, {su['out_of_order']}, "
+                f"{su['other_lines']} |",
+                f"| lag of the newest stored line, {su['lag_samples']} samples: p50 / p95 / p99 / max | "
+                f"{f1(lg.get('p50'))} / {f1(lg.get('p95'))} / {f1(lg.get('p99'))} / {f1(lg.get('max'))} |",
+                f"| ↳ included: the poll's round trip, p50 / max | {f1(rt.get('p50'))} / {f1(rt.get('max'))} |",
+                f"| last line searchable after its write (after the relay's last write ended) | "
+                f"{f1(su['last_searchable_s'] * 1000)} ({f1(su['last_after_relay_end_s'] * 1000)}) |",
+                f"| daemon CPU from the POST to the last line found; per 100 000 lines | {su['daemon_cpu_s']:.2f} s; "
+                f"{su['cpu_s_per_100k']:.3f} s |",
+                f"| daemon RSS idle; peak (VmHWM) | {su['rss_idle_mb']:.1f} MB; {su['peak_rss_mb']:.1f} MB |",
+                f"| CPU-seconds from the POST to the last line found ({su['run_wall_s']:.2f} s): machine busy; daemon; "
+                f"relay + producer; this script; ≈ other processes (busy − these; /proc/stat counts in ticks, so "
+                f"± a few tenths); idle; steal | {su['machine_busy_s']:.2f}; "
+                f"{su['daemon_cpu_s']:.2f}; {su['relay_cpu_s'] + su['producer_cpu_s']:.2f}; {su['script_cpu_s']:.2f}; "
+                f"**{su['other_cpu_s']:.2f}**; {su['machine_idle_s']:.2f}; {su['machine_steal_s']:.2f} |",
+                f"| load average before; after the part | {la(su['load_before'])}; {la(su['load_after'])} |",
+                "",
+                f"- final server status {su['final_status']}; `system` lines seen: "
+                f"{'; '.join(f'`{x}`' for x in su['system_messages'])}"]
+        if su["targets"]["offered"]["why"]:
+            out += ["", f"**The offered rate was not met:** {su['targets']['offered']['why']}."]
     if se:
         out += ["", f"### Search over {num(se['stored'])} stored lines of one server",
                 "",
@@ -955,6 +1364,8 @@ def report(result: dict) -> str:
                 f"| ↳ line timestamp → frame received (queue, store, bus, WebSocket) | {f1(dl.get('p50'), ' ms', 2)} | "
                 f"{f1(dl.get('p99'), ' ms', 2)} | {f1(dl.get('max'), ' ms', 2)} |"]
     exits = []
+    if su:
+        exits.append(("sustain", su["daemon_exit"]))
     if se:
         exits.append(("search", se["daemon_exit"]))
     if fo:
@@ -982,10 +1393,15 @@ def parse_parts(text: str) -> list[str]:
 def main() -> int:
     p = argparse.ArgumentParser(description="Log benchmark of the mcp-manager daemon (see docs/benchmarks.md)")
     p.add_argument("--parts", type=parse_parts, default=list(PARTS),
-                   help="comma-separated parts: ingest, search, follow (default: all)")
+                   help="comma-separated parts: ingest, sustain, search, follow (default: all)")
     p.add_argument("--lines", type=int, default=500_000, help="ingest: lines per run (default 500000)")
     p.add_argument("--rounds", type=int, default=5, help="ingest: measured rounds, plus one warm-up (default 5)")
-    p.add_argument("--poll-ms", type=float, default=5.0, help="ingest: pause between searches for the last line (default 5)")
+    p.add_argument("--poll-ms", type=float, default=5.0,
+                   help="ingest, sustain: pause between polls of the newest stored line (default 5)")
+    p.add_argument("--sustain-rate", type=float, default=300_000,
+                   help="sustain: offered lines/s, open loop (default 300000)")
+    p.add_argument("--sustain-secs", type=float, default=5.0,
+                   help="sustain: seconds of offered load; L = rate × secs lines (default 5)")
     p.add_argument("--n", type=int, default=200, help="search: timed requests over all kinds (default 200)")
     p.add_argument("--search-lines", type=int, default=1_000_000, help="search: stored lines (default 1000000)")
     p.add_argument("--fill-rate", type=float, default=100_000,
@@ -1003,9 +1419,11 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=120.0, help="bound of every wait, in seconds (default 120)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (data dirs and daemon logs)")
     args = p.parse_args()
-    if min(args.lines, args.n, args.search_lines) < 2 or args.rounds < 1 or args.fill_rate <= 0 \
-            or args.follow_rate <= 0 or args.follow_secs <= 0 or args.poll_ms < 0:
-        p.error("--lines, --n, --search-lines must be ≥ 2, --rounds ≥ 1, rates and --follow-secs > 0")
+    if min(args.lines, args.n, args.search_lines, int(args.sustain_rate * args.sustain_secs)) < 2 \
+            or args.rounds < 1 or min(args.fill_rate, args.follow_rate, args.follow_secs, args.sustain_rate,
+                                      args.sustain_secs) <= 0 or args.poll_ms < 0:
+        p.error("--lines, --n, --search-lines, --sustain-rate × --sustain-secs must be ≥ 2, --rounds ≥ 1, "
+                "rates and durations > 0")
 
     t_start = now()
     binary = Path(args.binary).resolve()
@@ -1034,6 +1452,7 @@ def main() -> int:
         copy = tmp / "mcp-manager"
         shutil.copy2(binary, copy)
         for part, fn in (("ingest", lambda: ingest_part(args, copy, mcpload, tmp)),
+                         ("sustain", lambda: sustain_part(args, copy, mcpload, tmp)),
                          ("search", lambda: search_part(args, copy, mcpload, tmp)),
                          ("follow", lambda: follow_part(args, copy, tmp))):
             if part not in args.parts:
