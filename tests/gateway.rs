@@ -643,6 +643,24 @@ async fn twenty_sessions_at_once_and_the_session_rules() {
     let r = nobody.initialize().await;
     assert_eq!(r.status, 404);
     assert!(r.messages[0]["error"]["message"].is_string());
+    // Other methods: 405 naming the allowed ones; paths below a server's: 404 with a message.
+    let put = c.http.put(&c.url).send().await.expect("put");
+    assert_eq!(put.status().as_u16(), 405);
+    assert_eq!(put.headers()["allow"], "POST, GET, DELETE");
+    let below = c
+        .http
+        .post(format!("{}/x", c.url))
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(below.status().as_u16(), 404);
+    let body: Value = below.json().await.expect("a JSON-RPC error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/mcp/{name}"))
+    );
 }
 
 /// A daemon running the conformance fixture in its own HTTP mode (transport http).

@@ -31,7 +31,7 @@ use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
 use crate::model::{Isolation, ToolFilter};
 use crate::state::StatusKind;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
 use rmcp::model::{
@@ -238,23 +238,50 @@ pub(super) fn adopt(session: &Arc<Session>, up: &Upstream) {
     }
 }
 
-pub async fn post(
+/// `/mcp` (the aggregate) and `/mcp/{name}`, matched here rather than by the router: the
+/// gateway's hot path then skips a pattern match per request.
+pub async fn endpoint(
     req: HttpRequest,
-    name: web::Path<String>,
     body: web::Bytes,
     gw: web::Data<Gateway>,
     app: web::Data<AppState>,
 ) -> HttpResponse {
-    post_at(&req, &name, &body, &gw, &app).await
+    let Some(name) = endpoint_name(req.path()) else {
+        return rpc_error(
+            StatusCode::NOT_FOUND,
+            None,
+            ErrorCode::INVALID_REQUEST,
+            "no such MCP endpoint: use /mcp/{name} or /mcp",
+        );
+    };
+    match *req.method() {
+        Method::POST => post_at(&req, name, &body, &gw, &app).await,
+        Method::GET => get_at(&req, name, &gw),
+        Method::DELETE => delete_at(&req, name, &gw),
+        _ => {
+            let mut refused = rpc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                ErrorCode::INVALID_REQUEST,
+                "use POST, GET or DELETE",
+            );
+            refused.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                actix_web::http::header::HeaderValue::from_static("POST, GET, DELETE"),
+            );
+            refused
+        }
+    }
 }
 
-pub async fn post_aggregate(
-    req: HttpRequest,
-    body: web::Bytes,
-    gw: web::Data<Gateway>,
-    app: web::Data<AppState>,
-) -> HttpResponse {
-    post_at(&req, AGGREGATE, &body, &gw, &app).await
+/// The server a gateway path names: `/mcp` → the aggregate, `/mcp/NAME` → NAME.
+fn endpoint_name(path: &str) -> Option<&str> {
+    match path.strip_prefix("/mcp")? {
+        "" => Some(AGGREGATE),
+        rest => rest
+            .strip_prefix('/')
+            .filter(|n| !n.is_empty() && !n.contains('/')),
+    }
 }
 
 async fn post_at(
@@ -899,18 +926,6 @@ fn session_of(
     })
 }
 
-pub async fn get(
-    req: HttpRequest,
-    name: web::Path<String>,
-    gw: web::Data<Gateway>,
-) -> HttpResponse {
-    get_at(&req, &name, &gw)
-}
-
-pub async fn get_aggregate(req: HttpRequest, gw: web::Data<Gateway>) -> HttpResponse {
-    get_at(&req, AGGREGATE, &gw)
-}
-
 fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
     if let Some(refused) = check_version(req) {
         return refused;
@@ -945,18 +960,6 @@ fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
     sse(None, futures::StreamExt::take_until(stream, hidden))
 }
 
-pub async fn delete(
-    req: HttpRequest,
-    name: web::Path<String>,
-    gw: web::Data<Gateway>,
-) -> HttpResponse {
-    delete_at(&req, &name, &gw)
-}
-
-pub async fn delete_aggregate(req: HttpRequest, gw: web::Data<Gateway>) -> HttpResponse {
-    delete_at(&req, AGGREGATE, &gw)
-}
-
 fn delete_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
     match session_of(req, name, gw) {
         Ok(s) => {
@@ -980,6 +983,15 @@ mod tests {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             deny: deny.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn endpoint_names() {
+        assert_eq!(endpoint_name("/mcp"), Some(AGGREGATE));
+        assert_eq!(endpoint_name("/mcp/time"), Some("time"));
+        assert_eq!(endpoint_name("/mcp/"), None);
+        assert_eq!(endpoint_name("/mcp/a/b"), None);
+        assert_eq!(endpoint_name("/mcpx"), None);
     }
 
     #[test]

@@ -246,18 +246,9 @@ fn end(session: &Arc<Session>) {
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     use actix_web::web;
     cfg.service(
-        web::resource("/mcp")
+        web::scope("/mcp")
             .app_data(web::PayloadConfig::new(MAX_BODY))
-            .route(web::post().to(http::post_aggregate))
-            .route(web::get().to(http::get_aggregate))
-            .route(web::delete().to(http::delete_aggregate)),
-    );
-    cfg.service(
-        web::resource("/mcp/{name}")
-            .app_data(web::PayloadConfig::new(MAX_BODY))
-            .route(web::post().to(http::post))
-            .route(web::get().to(http::get))
-            .route(web::delete().to(http::delete)),
+            .default_service(web::to(http::endpoint)),
     );
 }
 
