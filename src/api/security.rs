@@ -15,26 +15,23 @@ pub struct Guard {
     pub token: Option<String>,
 }
 
-/// The host part of a `Host` header or an origin's authority, lower-cased, without port.
-fn host_of(authority: &str) -> String {
-    let a = authority.trim().to_ascii_lowercase();
-    if let Some(rest) = a.strip_prefix('[') {
-        return rest
-            .split(']')
-            .next()
-            .map(|h| format!("[{h}]"))
-            .unwrap_or_default();
+/// The host part of a `Host` header or an origin's authority, without port (compared
+/// case-insensitively; borrowed, since this runs on every request).
+fn host_of(authority: &str) -> &str {
+    let a = authority.trim();
+    if a.starts_with('[') {
+        return a.find(']').map_or("", |end| &a[..=end]);
     }
-    a.rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map(|(h, _)| h.to_string())
-        .unwrap_or(a)
+    match a.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => a,
+    }
 }
 
 impl Guard {
     fn host_allowed(&self, host: &str) -> bool {
         let h = host_of(host);
-        self.allowed_hosts.contains(&h)
+        self.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(h))
     }
 
     fn check(&self, req: &ServiceRequest) -> Result<(), AppError> {
@@ -124,7 +121,7 @@ mod tests {
     #[test]
     fn hosts() {
         assert_eq!(host_of("127.0.0.1:7070"), "127.0.0.1");
-        assert_eq!(host_of("LocalHost"), "localhost");
+        assert_eq!(host_of("LocalHost"), "LocalHost");
         assert_eq!(host_of("[::1]:80"), "[::1]");
         assert_eq!(host_of("evil.example:7070"), "evil.example");
         let g = Guard {
@@ -132,6 +129,9 @@ mod tests {
             token: None,
         };
         assert!(g.host_allowed("localhost:7070"));
+        assert!(g.host_allowed("LocalHost:7070"));
+        assert!(g.host_allowed("[::1]:7070"));
+        assert!(!g.host_allowed("[::1"));
         assert!(!g.host_allowed("localhost.evil.example"));
         assert!(!g.host_allowed("127.0.0.1.nip.io"));
         assert!(constant_time_eq(b"abc", b"abc"));

@@ -31,6 +31,7 @@ use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
 use crate::model::{Isolation, ToolFilter};
 use crate::state::StatusKind;
+use actix_web::http::header::{ACCEPT, AsHeaderName, CONTENT_TYPE, HeaderName};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -48,8 +49,9 @@ use tokio::sync::mpsc;
 /// Methods whose answer the tool filter rewrites.
 const TOOLS_LIST: &str = "tools/list";
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
+// As `HeaderName`s: a lookup by a `&str` that is not a standard header allocates.
+static SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+static VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
 /// SSE comment sent on idle streams, so dead peers and idle proxies are noticed.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -68,14 +70,14 @@ fn rpc_error(
     json(status, jsonrpc::error(id, code, message))
 }
 
-fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+fn header(req: &HttpRequest, name: impl AsHeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Any protocol revision rmcp knows is accepted in `MCP-Protocol-Version` (clients send
 /// older ones, e.g. 2025-03-26 on some requests); an unknown one is refused.
 fn check_version(req: &HttpRequest) -> Option<HttpResponse> {
-    let v = req.headers().get(VERSION_HEADER)?;
+    let v = req.headers().get(&VERSION_HEADER)?;
     let v = v.to_str().unwrap_or("?");
     let known = ProtocolVersion::KNOWN_VERSIONS
         .iter()
@@ -294,7 +296,7 @@ async fn post_at(
     if let Some(refused) = check_version(req) {
         return refused;
     }
-    if let Some(ct) = header(req, "content-type")
+    if let Some(ct) = header(req, CONTENT_TYPE)
         && !ct.starts_with("application/json")
     {
         return rpc_error(
@@ -328,7 +330,7 @@ async fn post_at(
         }
         return initialize(name, id.get(), &env, gw, app).await;
     }
-    let Some(sid) = header(req, SESSION_HEADER) else {
+    let Some(sid) = header(req, &SESSION_HEADER) else {
         return rpc_error(
             StatusCode::BAD_REQUEST,
             None,
@@ -447,7 +449,7 @@ pub(super) fn open_session(
     }
     gw.insert(session);
     HttpResponse::Ok()
-        .insert_header((SESSION_HEADER, sid))
+        .insert_header((SESSION_HEADER.clone(), sid))
         .content_type("application/json")
         .body(jsonrpc::result(id, &body))
 }
@@ -908,7 +910,7 @@ fn session_of(
     name: &str,
     gw: &Gateway,
 ) -> Result<Arc<Session>, Box<HttpResponse>> {
-    let Some(sid) = header(req, SESSION_HEADER) else {
+    let Some(sid) = header(req, &SESSION_HEADER) else {
         return Err(Box::new(rpc_error(
             StatusCode::BAD_REQUEST,
             None,
@@ -930,7 +932,7 @@ fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
     if let Some(refused) = check_version(req) {
         return refused;
     }
-    let accepts = header(req, "accept").is_some_and(|a| a.contains("text/event-stream"));
+    let accepts = header(req, ACCEPT).is_some_and(|a| a.contains("text/event-stream"));
     if !accepts {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,

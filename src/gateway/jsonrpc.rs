@@ -42,7 +42,7 @@ pub const SERVER_ERROR: ErrorCode = ErrorCode(-32000);
 pub struct Envelope<'a> {
     #[serde(borrow, default)]
     pub id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub params: Option<&'a RawValue>,
@@ -50,6 +50,17 @@ pub struct Envelope<'a> {
     pub result: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub error: Option<&'a RawValue>,
+}
+
+/// An optional string borrowed from the input unless it has escapes (serde borrows a
+/// `Cow` only when it is the field's whole type, not inside an `Option`).
+fn borrowed<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Str<'de>>::deserialize(d)?.map(|s| s.0))
 }
 
 /// What a message is.
@@ -81,6 +92,8 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// A buffer for a message of `cap` bytes of payload, ids and names, begun; the margin holds
+/// the keys and punctuation, so the message is written without growing it.
 fn head(cap: usize) -> BytesMut {
     let mut b = BytesMut::with_capacity(cap + 64);
     b.put_slice(br#"{"jsonrpc":"2.0""#);
@@ -89,13 +102,23 @@ fn head(cap: usize) -> BytesMut {
 
 fn put_method(b: &mut BytesMut, method: &str) {
     b.put_slice(br#","method":"#);
-    // Method names are plain ASCII in practice; serde_json escapes anything else.
-    b.put_slice(serde_json::to_string(method).unwrap_or_default().as_bytes());
+    // Method names are plain ASCII in practice and go as they are; serde_json escapes
+    // anything else.
+    if method
+        .bytes()
+        .all(|c| (b' '..=b'~').contains(&c) && c != b'"' && c != b'\\')
+    {
+        b.put_u8(b'"');
+        b.put_slice(method.as_bytes());
+        b.put_u8(b'"');
+    } else {
+        b.put_slice(serde_json::to_string(method).unwrap_or_default().as_bytes());
+    }
 }
 
 /// `{"jsonrpc":"2.0","id":ID,"method":M[,"params":P]}`
 pub fn request(id: &str, method: &str, params: Option<&str>) -> Bytes {
-    let mut b = head(params.map_or(0, str::len));
+    let mut b = head(params.map_or(0, str::len) + id.len() + method.len());
     b.put_slice(br#","id":"#);
     b.put_slice(id.as_bytes());
     put_method(&mut b, method);
@@ -109,7 +132,7 @@ pub fn request(id: &str, method: &str, params: Option<&str>) -> Bytes {
 
 /// `{"jsonrpc":"2.0","method":M[,"params":P]}`
 pub fn notification(method: &str, params: Option<&str>) -> Bytes {
-    let mut b = head(params.map_or(0, str::len));
+    let mut b = head(params.map_or(0, str::len) + method.len());
     put_method(&mut b, method);
     if let Some(p) = params {
         b.put_slice(br#","params":"#);
@@ -126,7 +149,7 @@ pub fn response(id: &str, env: &Envelope<'_>) -> Bytes {
         (None, Some(e)) => (br#","error":"#, e.get()),
         (None, None) => (br#","result":"#, "{}"),
     };
-    let mut b = head(raw.len());
+    let mut b = head(raw.len() + id.len());
     b.put_slice(br#","id":"#);
     b.put_slice(id.as_bytes());
     b.put_slice(key);
@@ -137,7 +160,7 @@ pub fn response(id: &str, env: &Envelope<'_>) -> Bytes {
 
 /// A successful response carrying `result` (already JSON).
 pub fn result(id: &str, result: &str) -> Bytes {
-    let mut b = head(result.len());
+    let mut b = head(result.len() + id.len());
     b.put_slice(br#","id":"#);
     b.put_slice(id.as_bytes());
     b.put_slice(br#","result":"#);
@@ -160,7 +183,7 @@ pub fn error(id: Option<&str>, code: ErrorCode, message: impl Into<Cow<'static, 
 
 pub fn error_data(id: Option<&str>, data: &ErrorData) -> Bytes {
     let body = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
-    let mut b = head(body.len());
+    let mut b = head(body.len() + id.map_or(4, str::len));
     b.put_slice(br#","id":"#);
     b.put_slice(id.unwrap_or("null").as_bytes());
     b.put_slice(br#","error":"#);
@@ -250,6 +273,20 @@ mod tests {
         let n =
             Envelope::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert!(matches!(n.kind(), Kind::Notification { .. }));
+        assert!(
+            matches!(n.method, Some(Cow::Borrowed(_))),
+            "no copy of a plain name"
+        );
+        // Escapes: decoded when read, written back escaped.
+        let odd = Envelope::parse(br#"{"jsonrpc":"2.0","method":"a\"b\u00e9"}"#).unwrap();
+        assert_eq!(odd.method.as_deref(), Some("a\"b\u{e9}"));
+        let back = notification(odd.method.as_deref().unwrap(), None);
+        let again = Envelope::parse(&back).unwrap();
+        assert_eq!(again.method, odd.method);
+        assert!(
+            Envelope::parse(br#"{"jsonrpc":"2.0","method":null,"id":1}"#)
+                .is_some_and(|e| e.method.is_none())
+        );
     }
 
     #[test]
