@@ -18,7 +18,7 @@ use crate::model::ServerRecord;
 use crate::runtime::docker::Engine;
 use crate::runtime::process;
 use actix::Actor;
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, HttpServer, web};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,7 +154,7 @@ pub async fn serve(
             .app_data(state.clone())
             .app_data(guard.clone())
             .app_data(gateway.clone())
-            .wrap(middleware::from_fn(api::security::guard))
+            .wrap(api::security::GuardLayer)
             .configure(api::configure)
     })
     .disable_signals()

@@ -3,11 +3,10 @@
 //! token. They apply to REST and to the WebSocket upgrade alike.
 
 use crate::error::AppError;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
-use actix_web::middleware::Next;
 use actix_web::{Error, web};
+use futures::future::{Either, Ready, ready};
 
 #[derive(Clone)]
 pub struct Guard {
@@ -98,20 +97,52 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn guard(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let guard = req.app_data::<web::Data<Guard>>().cloned();
-    // Liveness and readiness come from probes that name the host by its address (a
-    // kubelet, a container engine); they reveal nothing and change nothing.
-    let probe = matches!(req.path(), "/healthz" | "/readyz");
-    if let Some(g) = guard.filter(|_| !probe)
-        && let Err(e) = g.check(&req)
-    {
-        return Err(e.into());
+/// The guard as middleware (`App::wrap(GuardLayer)`): a refused request gets the
+/// [`AppError`] answer, the rest go on. Written out rather than with `from_fn`, which boxes
+/// two futures per request; this runs on every gateway call.
+pub struct GuardLayer;
+
+impl<S, B> Transform<S, ServiceRequest> for GuardLayer
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = GuardService<S>;
+    type InitError = ();
+    type Future = Ready<Result<GuardService<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(GuardService { service }))
     }
-    next.call(req).await
+}
+
+pub struct GuardService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for GuardService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = Either<S::Future, Ready<Result<ServiceResponse<B>, Error>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        // Liveness and readiness come from probes that name the host by its address (a
+        // kubelet, a container engine); they reveal nothing and change nothing.
+        let probe = matches!(req.path(), "/healthz" | "/readyz");
+        if !probe
+            && let Some(g) = req.app_data::<web::Data<Guard>>()
+            && let Err(e) = g.check(&req)
+        {
+            return Either::Right(ready(Err(e.into())));
+        }
+        Either::Left(self.service.call(req))
+    }
 }
 
 #[cfg(test)]
