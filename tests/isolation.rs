@@ -236,3 +236,44 @@ async fn per_session_isolation_needs_a_stdio_process() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_limit_refuses_one_session_more_and_frees_a_slot_when_one_ends() {
+    let (d, id) = daemon_with("per-session").await;
+    // 32 sessions, opened a few at a time as clients would.
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        let batch = futures::future::join_all((0..4).map(|_| session(&d))).await;
+        open.extend(batch);
+    }
+    assert_eq!(d.server(NAME).await["session_instances"], 32);
+    assert_eq!(
+        processes_of(&id).len(),
+        33,
+        "32 instances and the server's own run"
+    );
+
+    // One more: refused at once with the limit named, and nothing spawned for it.
+    let mut extra = Client::new(&d, NAME);
+    let refused = extra.initialize().await;
+    assert_eq!(refused.status, 503, "{:?}", refused.messages);
+    let msg = refused.messages[0]["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.contains("32") && msg.contains("limit"), "{msg}");
+    assert!(extra.session.is_none());
+    assert_eq!(processes_of(&id).len(), 33);
+
+    // The sessions that are open still work.
+    let (n, _) = count(&open[31], 1).await;
+    assert_eq!(n, 1);
+
+    // A session that ends gives its slot back: the next one gets a process.
+    let (_, pid) = count(&open[0], 1).await;
+    assert_eq!(open.remove(0).delete().await, 200);
+    wait_gone(pid, Duration::from_secs(10)).await;
+    let again = session(&d).await;
+    assert_eq!(count(&again, 1).await.0, 1);
+    assert_eq!(d.server(NAME).await["session_instances"], 32);
+}
