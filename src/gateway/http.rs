@@ -276,8 +276,10 @@ pub async fn endpoint(
     }
 }
 
-/// The server a gateway path names: `/mcp` → the aggregate, `/mcp/NAME` → NAME.
+/// The server a gateway path names: `/mcp` → the aggregate, `/mcp/NAME` → NAME; a trailing
+/// slash, as pasted URLs often have, is allowed.
 fn endpoint_name(path: &str) -> Option<&str> {
+    let path = path.strip_suffix('/').unwrap_or(path);
     match path.strip_prefix("/mcp")? {
         "" => Some(AGGREGATE),
         rest => rest
@@ -991,7 +993,9 @@ mod tests {
     fn endpoint_names() {
         assert_eq!(endpoint_name("/mcp"), Some(AGGREGATE));
         assert_eq!(endpoint_name("/mcp/time"), Some("time"));
-        assert_eq!(endpoint_name("/mcp/"), None);
+        assert_eq!(endpoint_name("/mcp/"), Some(AGGREGATE));
+        assert_eq!(endpoint_name("/mcp/time/"), Some("time"));
+        assert_eq!(endpoint_name("/mcp/time//"), None);
         assert_eq!(endpoint_name("/mcp/a/b"), None);
         assert_eq!(endpoint_name("/mcpx"), None);
     }
