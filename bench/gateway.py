@@ -18,6 +18,10 @@ rounds. Then 16 MCP sessions are opened on the gateway (each makes one call and 
 open) and the daemon's own VmRSS is read (/proc/PID/status: the daemon process only; the
 fixture is a child with its own RSS, not counted).
 
+Also printed: the CPU per call at c=16 of the load client, the server (daemon or null
+server) and the fixture, whose sum bounds calls/s when the machine has fewer cores than
+busy processes.
+
 Targets, each printed with pass/miss:
   added c=1 p50 (gateway p50 − direct p50) ≤ 1.25 × the null-http p50 of the same run;
   gateway c=16 calls/s ≥ 40 % of direct stdio's;
@@ -94,9 +98,13 @@ class Load:
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=self.args.max_secs + 60)
         if cp.returncode != 0:
             raise BenchError(f"mcpload stdio rc={cp.returncode}: {cp.stderr.strip()[-600:]}")
-        return json.loads(cp.stdout.strip().splitlines()[-1])
+        rec = json.loads(cp.stdout.strip().splitlines()[-1])
+        # mcpload reads its fixture's CPU over the whole run (start and warm-up included).
+        if rec.get("n_ok") and rec.get("server_cpu_s") is not None:
+            rec["fixture_cpu_us_per_call"] = rec["server_cpu_s"] * 1e6 / rec["n_ok"]
+        return rec
 
-    def http(self, url: str, n: int, c: int, cpu_pid: int | None = None) -> dict:
+    def http(self, url: str, n: int, c: int, cpu_pid: int | None = None, fixture_pid: int | None = None) -> dict:
         argv = [str(self.mcpload), "http", "--url", url, "--tool", "echo", "--n", str(n), "--c", str(c),
                 "--warmup", str(self.args.warmup), "--max-secs", str(self.args.max_secs), "--sync"]
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -110,10 +118,12 @@ class Load:
 
             step("ready")
             cpu0 = proc_cpu_s(cpu_pid) if cpu_pid else None
+            fx0 = proc_cpu_s(fixture_pid) if fixture_pid else None
             p.stdin.write("go\n")
             p.stdin.flush()
             step("measured")
             cpu1 = proc_cpu_s(cpu_pid) if cpu_pid else None
+            fx1 = proc_cpu_s(fixture_pid) if fixture_pid else None
             p.stdin.write("go\n")
             p.stdin.flush()
             out, err = p.communicate(timeout=60)
@@ -127,6 +137,8 @@ class Load:
                 p.wait()
         if cpu0 is not None and rec.get("n_ok"):
             rec["server_cpu_us_per_call"] = (cpu1 - cpu0) * 1e6 / rec["n_ok"]
+        if fx0 is not None and rec.get("n_ok"):
+            rec["fixture_cpu_us_per_call"] = (fx1 - fx0) * 1e6 / rec["n_ok"]
         return rec
 
 
@@ -233,6 +245,7 @@ def run(args) -> dict:
         null_url = f"http://127.0.0.1:{null_port}/mcp"
         wait_ready(load, gw_url, args.timeout)
         wait_ready(load, null_url, args.timeout)
+        fixture_pid = api.call("GET", f"/api/servers/{SERVER}")["data"]["process_id"]
         api.close()
 
         rng = random.Random(args.seed)
@@ -247,7 +260,7 @@ def run(args) -> dict:
                 elif target == "null-http":
                     rec = load.http(null_url, n, c, cpu_pid=null.pid)
                 else:
-                    rec = load.http(gw_url, n, c, cpu_pid=daemon.pid)
+                    rec = load.http(gw_url, n, c, cpu_pid=daemon.pid, fixture_pid=fixture_pid)
                 if rec.get("n_err"):
                     raise BenchError(f"{target} c={c}: {rec['n_err']} errors; first: {rec.get('first_error')}")
                 rec.update(round=rnd, target=target, c=c)
@@ -283,6 +296,8 @@ def summarize(result: dict) -> None:
                 "p99_us": med([r["lat_us"]["p99"] for r in mine]),
                 "calls_per_s": med([r["calls_per_s"] for r in mine]),
                 "server_cpu_us_per_call": med([r.get("server_cpu_us_per_call") for r in mine]),
+                "client_cpu_us_per_call": med([r.get("client_cpu_us_per_call") for r in mine]),
+                "fixture_cpu_us_per_call": med([r.get("fixture_cpu_us_per_call") for r in mine]),
                 "rounds": len(mine),
             }
     # Per round, so that both sides of a difference saw the same moment of the machine.
@@ -328,6 +343,21 @@ def report(result: dict) -> str:
             f"{common.f1(a['server_cpu_us_per_call'], '', 0)}, {common.f1(b['server_cpu_us_per_call'], '', 0)}"
         out.append(f"| {t} | {a['p50_us']:.0f} | {a['p99_us']:.0f} | {common.num(a['calls_per_s'])} | "
                    f"{common.num(b['calls_per_s'])} | {b['p50_us']:.0f} | {cpu} |")
+    out += [
+        "",
+        "CPU per call at c=16, µs (client: mcpload's own; server: the daemon or the null server; fixture: "
+        "the stdio server, over the whole run for direct stdio). On a machine with fewer cores than busy "
+        "processes, calls/s ≈ cores × utilisation ÷ total.",
+        "",
+        "| target | client | server | fixture | total |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for t in TARGETS:
+        b = fig[f"{t}/c16"]
+        parts = [b["client_cpu_us_per_call"], b["server_cpu_us_per_call"], b["fixture_cpu_us_per_call"]]
+        total = sum(x for x in parts if x is not None)
+        cells = " | ".join(common.f1(x, "", 1) for x in parts)
+        out.append(f"| {t} | {cells} | {total:.1f} |")
     rss = result["rss"]
     ok = lambda p: "pass" if p else "MISS"  # noqa: E731
     out += [
