@@ -31,7 +31,7 @@ use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
 use crate::model::{Isolation, ToolFilter};
 use crate::state::StatusKind;
-use actix_web::http::header::{ACCEPT, AsHeaderName, CONTENT_TYPE, HeaderName};
+use actix_web::http::header::{ACCEPT, ALLOW, AsHeaderName, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -267,10 +267,9 @@ pub async fn endpoint(
                 ErrorCode::INVALID_REQUEST,
                 "use POST, GET or DELETE",
             );
-            refused.headers_mut().insert(
-                actix_web::http::header::ALLOW,
-                actix_web::http::header::HeaderValue::from_static("POST, GET, DELETE"),
-            );
+            refused
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST, GET, DELETE"));
             refused
         }
     }
