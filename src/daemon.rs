@@ -150,12 +150,14 @@ pub async fn serve(
     let gateway_sessions = gateway.clone();
     let server = HttpServer::new(move || {
         crate::gateway::claim_io_thread();
-        App::new()
+        let app = App::new()
             .app_data(state.clone())
             .app_data(guard.clone())
             .app_data(gateway.clone())
             .wrap(api::security::GuardLayer)
-            .configure(api::configure)
+            .configure(api::configure);
+        // The gateway's POSTs are served before the App (see crate::gateway::front).
+        crate::gateway::front::Front::new(app, gateway.clone(), state.clone(), guard.clone())
     })
     .disable_signals()
     // Clients pool idle connections for a minute or more (reqwest 90 s, browsers 60 s+);

@@ -663,6 +663,87 @@ async fn twenty_sessions_at_once_and_the_session_rules() {
     );
 }
 
+/// One raw HTTP/1.1 exchange: `head` (request line and headers, no blank line), then the
+/// body in `pieces` written apart, as a slow client or a proxy would; the answer's status
+/// line, headers and body as text.
+async fn raw_exchange(d: &Daemon, head: &str, pieces: &[&[u8]]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", d.port))
+        .await
+        .expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    s.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("head");
+    for piece in pieces {
+        s.write_all(piece).await.expect("piece");
+        s.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let mut out = vec![];
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_pieces_are_joined_and_bodies_over_the_limit_refused() {
+    let d = daemon_with_fixture(&[]).await;
+    let mut c = Client::new(&d, NAME);
+    assert_eq!(c.initialize().await.status, 200);
+    let sid = c.session.clone().expect("session");
+    let head = |len: usize, extra: &str| {
+        format!(
+            "POST /mcp/{NAME} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n\
+             Content-Length: {len}{extra}",
+            d.port
+        )
+    };
+    // A body that arrives in three reads is answered as if it came in one.
+    let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+        "params": {"name": "test_simple_text", "arguments": {}}})
+    .to_string();
+    let b = body.as_bytes();
+    let (one, rest) = b.split_at(10);
+    let (two, three) = rest.split_at(rest.len() / 2);
+    let answer = raw_exchange(&d, &head(b.len(), ""), &[one, two, three]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(r#""id":41"#) && answer.contains("simple text response"),
+        "{answer}"
+    );
+    // The same in chunked transfer encoding.
+    let mut chunked = vec![];
+    for piece in [one, two, three] {
+        chunked.push(format!("{:x}\r\n", piece.len()).into_bytes());
+        chunked.push(piece.to_vec());
+        chunked.push(b"\r\n".to_vec());
+    }
+    chunked.push(b"0\r\n\r\n".to_vec());
+    let pieces: Vec<&[u8]> = chunked.iter().map(Vec::as_slice).collect();
+    let chunked_head = head(0, "").replace("Content-Length: 0", "Transfer-Encoding: chunked");
+    let answer = raw_exchange(&d, &chunked_head, &pieces).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""id":41"#), "{answer}");
+    // A body declared larger than the limit (8 MiB) is refused before it is read.
+    let answer = raw_exchange(&d, &head(9 << 20, ""), &[]).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("limit"), "{answer}");
+    // One that says nothing of its length and goes over it is refused too.
+    let mut big = vec![b"800000\r\n".to_vec()];
+    big.push(vec![b' '; 0x80_0000]);
+    big.push(b"\r\n".to_vec());
+    big.push(b"1\r\n \r\n0\r\n\r\n".to_vec());
+    let pieces: Vec<&[u8]> = big.iter().map(Vec::as_slice).collect();
+    let answer = raw_exchange(&d, &chunked_head, &pieces).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // The session still works.
+    simple_call_works(&c, 42).await;
+}
+
 /// A daemon running the conformance fixture in its own HTTP mode (transport http).
 async fn daemon_with_http_fixture() -> Daemon {
     daemon_running(http_fixture(), &[]).await

@@ -34,7 +34,17 @@ impl Guard {
     }
 
     fn check(&self, req: &ServiceRequest) -> Result<(), AppError> {
-        let headers = req.headers();
+        self.check_parts(req.headers(), req.path(), req.query_string())
+    }
+
+    /// The checks on a request's parts, for the gateway's POST path, which is served
+    /// before actix-web builds a `ServiceRequest` (`crate::gateway::front`).
+    pub fn check_parts(
+        &self,
+        headers: &header::HeaderMap,
+        path: &str,
+        query: &str,
+    ) -> Result<(), AppError> {
         match headers.get(header::HOST).map(|v| v.to_str()) {
             Some(Ok(host)) if self.host_allowed(host) => {}
             Some(Ok(host)) => {
@@ -60,9 +70,9 @@ impl Guard {
         }
         // The MCP gateway takes the token as a bearer only; what the client sends is never
         // passed upstream (the gateway forwards JSON-RPC bodies, not headers).
-        let mcp = req.path() == "/mcp" || req.path().starts_with("/mcp/");
+        let mcp = path == "/mcp" || path.starts_with("/mcp/");
         if let Some(token) = &self.token
-            && (req.path().starts_with("/api/") || mcp || req.path() == "/metrics")
+            && (path.starts_with("/api/") || mcp || path == "/metrics")
         {
             let bearer = headers
                 .get(header::AUTHORIZATION)
@@ -70,16 +80,13 @@ impl Guard {
                 .and_then(|v| v.strip_prefix("Bearer "));
             // Browsers cannot set headers on a WebSocket upgrade or on a download link; the
             // token may ride in the query string there.
-            let path = req.path();
             let query_token = (path == "/api/events"
                 || path == "/api/system/backup"
                 || (path.starts_with("/api/servers/") && path.ends_with("/logs/export")))
             .then(|| {
-                web::Query::<std::collections::HashMap<String, String>>::from_query(
-                    req.query_string(),
-                )
-                .ok()
-                .and_then(|q| q.get("token").cloned())
+                web::Query::<std::collections::HashMap<String, String>>::from_query(query)
+                    .ok()
+                    .and_then(|q| q.get("token").cloned())
             })
             .flatten();
             let given = bearer.map(str::to_string).or(query_token);

@@ -24,14 +24,16 @@
 //! refuses a `tools/call` of a hidden tool before it reaches the server.
 
 use super::jsonrpc::{self, Envelope, Kind};
-use super::session::{Frame, Session, level_name, level_rank};
+use super::session::{Frame, FrameRx, Session, level_name, level_rank};
 use super::{AGGREGATE, Gateway, Reach, Upstream};
 use crate::actors::registry::Lookup;
 use crate::actors::server::{GetUpstream, ServerActor, StartOnDemand};
 use crate::api::AppState;
 use crate::model::{Isolation, ToolFilter};
 use crate::state::StatusKind;
-use actix_web::http::header::{ACCEPT, ALLOW, AsHeaderName, CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::http::header::{
+    ACCEPT, ALLOW, AsHeaderName, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue,
+};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -44,7 +46,6 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Methods whose answer the tool filter rewrites.
 const TOOLS_LIST: &str = "tools/list";
@@ -70,14 +71,14 @@ fn rpc_error(
     json(status, jsonrpc::error(id, code, message))
 }
 
-fn header(req: &HttpRequest, name: impl AsHeaderName) -> Option<&str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
+fn header(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Any protocol revision rmcp knows is accepted in `MCP-Protocol-Version` (clients send
 /// older ones, e.g. 2025-03-26 on some requests); an unknown one is refused.
-fn check_version(req: &HttpRequest) -> Option<HttpResponse> {
-    let v = req.headers().get(&VERSION_HEADER)?;
+fn check_version(headers: &HeaderMap) -> Option<HttpResponse> {
+    let v = headers.get(&VERSION_HEADER)?;
     let v = v.to_str().unwrap_or("?");
     let known = ProtocolVersion::KNOWN_VERSIONS
         .iter()
@@ -257,7 +258,7 @@ pub async fn endpoint(
         );
     };
     match *req.method() {
-        Method::POST => post_at(&req, name, &body, &gw, &app).await,
+        Method::POST => post_at(req.headers(), name, &body, &gw, &app).await,
         Method::GET => get_at(&req, name, &gw),
         Method::DELETE => delete_at(&req, name, &gw),
         _ => {
@@ -277,7 +278,7 @@ pub async fn endpoint(
 
 /// The server a gateway path names: `/mcp` → the aggregate, `/mcp/NAME` → NAME; a trailing
 /// slash, as pasted URLs often have, is allowed.
-fn endpoint_name(path: &str) -> Option<&str> {
+pub(super) fn endpoint_name(path: &str) -> Option<&str> {
     let path = path.strip_suffix('/').unwrap_or(path);
     match path.strip_prefix("/mcp")? {
         "" => Some(AGGREGATE),
@@ -287,17 +288,19 @@ fn endpoint_name(path: &str) -> Option<&str> {
     }
 }
 
-async fn post_at(
-    req: &HttpRequest,
+/// A POST to a gateway endpoint; also called by [`super::front`], which serves it before
+/// actix-web's App.
+pub(super) async fn post_at(
+    headers: &HeaderMap,
     name: &str,
     body: &[u8],
     gw: &Gateway,
     app: &AppState,
 ) -> HttpResponse {
-    if let Some(refused) = check_version(req) {
+    if let Some(refused) = check_version(headers) {
         return refused;
     }
-    if let Some(ct) = header(req, CONTENT_TYPE)
+    if let Some(ct) = header(headers, CONTENT_TYPE)
         && !ct.starts_with("application/json")
     {
         return rpc_error(
@@ -329,9 +332,11 @@ async fn post_at(
         if name == AGGREGATE {
             return super::aggregate::initialize(id.get(), hello(&env), gw);
         }
-        return initialize(name, id.get(), &env, gw, app).await;
+        // Boxed, as are the other rare paths below: a request's future is allocated and
+        // moved whole on every call, and these would make it half as large again.
+        return Box::pin(initialize(name, id.get(), &env, gw, app)).await;
     }
-    let Some(sid) = header(req, &SESSION_HEADER) else {
+    let Some(sid) = header(headers, &SESSION_HEADER) else {
         return rpc_error(
             StatusCode::BAD_REQUEST,
             None,
@@ -357,7 +362,15 @@ async fn post_at(
     session.touch();
     match env.kind() {
         Kind::Request { id, method } if session.is_aggregate() => {
-            super::aggregate::request(app, gw, &session, id.get(), method, &env).await
+            Box::pin(super::aggregate::request(
+                app,
+                gw,
+                &session,
+                id.get(),
+                method,
+                &env,
+            ))
+            .await
         }
         Kind::Request { id, method } => request(app, gw, &session, id.get(), method, &env).await,
         Kind::Response { id } => {
@@ -557,7 +570,11 @@ async fn request(
             );
         }
     }
-    let up = match upstream_of(app, session).await {
+    let found = match session.upstream() {
+        Some(up) => Ok(up),
+        None => Box::pin(upstream_of(app, session)).await,
+    };
+    let up = match found {
         Ok(up) => up,
         Err(e) => return json(StatusCode::OK, jsonrpc::error_data(Some(id), &e)),
     };
@@ -633,7 +650,7 @@ async fn request(
 /// The answer alone as JSON, or an SSE stream when something comes before it. With a
 /// policy, the answer is a `tools/list` result to filter.
 pub(super) async fn respond(
-    mut rx: mpsc::UnboundedReceiver<Frame>,
+    mut rx: FrameRx,
     id: &str,
     hide: Option<Arc<super::Policy>>,
 ) -> HttpResponse {
@@ -907,11 +924,11 @@ fn client_notification(session: &Arc<Session>, method: &str, env: &Envelope<'_>)
 }
 
 fn session_of(
-    req: &HttpRequest,
+    headers: &HeaderMap,
     name: &str,
     gw: &Gateway,
 ) -> Result<Arc<Session>, Box<HttpResponse>> {
-    let Some(sid) = header(req, &SESSION_HEADER) else {
+    let Some(sid) = header(headers, &SESSION_HEADER) else {
         return Err(Box::new(rpc_error(
             StatusCode::BAD_REQUEST,
             None,
@@ -930,10 +947,10 @@ fn session_of(
 }
 
 fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
-    if let Some(refused) = check_version(req) {
+    if let Some(refused) = check_version(req.headers()) {
         return refused;
     }
-    let accepts = header(req, ACCEPT).is_some_and(|a| a.contains("text/event-stream"));
+    let accepts = header(req.headers(), ACCEPT).is_some_and(|a| a.contains("text/event-stream"));
     if !accepts {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
@@ -942,7 +959,7 @@ fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
             "GET opens an SSE stream: send Accept: text/event-stream",
         );
     }
-    let session = match session_of(req, name, gw) {
+    let session = match session_of(req.headers(), name, gw) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -964,7 +981,7 @@ fn get_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
 }
 
 fn delete_at(req: &HttpRequest, name: &str, gw: &Gateway) -> HttpResponse {
-    match session_of(req, name, gw) {
+    match session_of(req.headers(), name, gw) {
         Ok(s) => {
             gw.remove(&s.id);
             if s.policy().is_none_or(|p| p.exposed) {

@@ -29,6 +29,7 @@
 //! the hot path.
 
 pub mod aggregate;
+pub mod front;
 pub mod http;
 pub mod http_upstream;
 pub mod isolated;

@@ -9,9 +9,10 @@ use super::Policy;
 use super::upstream::Upstream;
 use bytes::Bytes;
 use rmcp::model::ClientCapabilities;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
@@ -19,6 +20,124 @@ use tokio::sync::{mpsc, watch};
 pub enum Frame {
     Event(Bytes),
     Final(Bytes),
+}
+
+/// The channel that carries one request's frames from the router to the request's HTTP
+/// handler. Most requests get one frame, so it is held inline; tokio's unbounded channel
+/// allocates a block of 32 slots (1.3 KB, beyond malloc's per-thread cache) per request,
+/// which showed in the gateway's CPU per call.
+pub fn frames() -> (FrameTx, FrameRx) {
+    let shared = Arc::new(FrameChannel {
+        state: Mutex::new(FrameState {
+            first: None,
+            rest: VecDeque::new(),
+            waker: None,
+            senders: 1,
+            receiving: true,
+        }),
+    });
+    (FrameTx(shared.clone()), FrameRx(shared))
+}
+
+struct FrameChannel {
+    state: Mutex<FrameState>,
+}
+
+struct FrameState {
+    /// The oldest frame not yet received; `rest` holds the ones after it.
+    first: Option<Frame>,
+    rest: VecDeque<Frame>,
+    waker: Option<Waker>,
+    senders: usize,
+    receiving: bool,
+}
+
+impl FrameChannel {
+    fn lock(&self) -> MutexGuard<'_, FrameState> {
+        lock(&self.state)
+    }
+}
+
+/// The router's end; cloned for each place that may write to the request's stream.
+pub struct FrameTx(Arc<FrameChannel>);
+
+impl FrameTx {
+    /// Queues `frame`; gives it back when the handler has gone (the client left).
+    pub fn send(&self, frame: Frame) -> Result<(), Frame> {
+        let waker = {
+            let mut st = self.0.lock();
+            if !st.receiving {
+                return Err(frame);
+            }
+            if st.first.is_none() && st.rest.is_empty() {
+                st.first = Some(frame);
+            } else {
+                st.rest.push_back(frame);
+            }
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+impl Clone for FrameTx {
+    fn clone(&self) -> Self {
+        self.0.lock().senders += 1;
+        FrameTx(self.0.clone())
+    }
+}
+
+impl Drop for FrameTx {
+    fn drop(&mut self) {
+        let waker = {
+            let mut st = self.0.lock();
+            st.senders -= 1;
+            if st.senders > 0 {
+                return;
+            }
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// The handler's end: frames in order, then `None` once every sender has gone.
+pub struct FrameRx(Arc<FrameChannel>);
+
+impl FrameRx {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+        let mut st = self.0.lock();
+        if let Some(f) = st.first.take().or_else(|| st.rest.pop_front()) {
+            return Poll::Ready(Some(f));
+        }
+        if st.senders == 0 {
+            return Poll::Ready(None);
+        }
+        match &mut st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    pub async fn recv(&mut self) -> Option<Frame> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+impl Drop for FrameRx {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.receiving = false;
+        st.first = None;
+        st.rest.clear();
+        st.waker = None;
+    }
 }
 
 pub struct Session {

@@ -44,7 +44,7 @@
 
 use super::http_upstream::HttpSink;
 use super::jsonrpc::{self, Envelope, Kind};
-use super::session::{Frame, Session, level_rank};
+use super::session::{Frame, FrameRx, FrameTx, Session, level_rank};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,7 +117,7 @@ struct Client {
     id: String,
     /// The client's progress token, if it asked for progress.
     token: Option<serde_json::Value>,
-    tx: mpsc::UnboundedSender<Frame>,
+    tx: FrameTx,
     /// The call's counters and start, recorded when its answer comes.
     timing: Option<super::metrics::Timing>,
 }
@@ -227,7 +227,7 @@ impl Upstream {
         method: &str,
         params: Option<&str>,
         timing: Option<super::metrics::Timing>,
-    ) -> Option<mpsc::UnboundedReceiver<Frame>> {
+    ) -> Option<FrameRx> {
         if !self.is_alive() {
             return None;
         }
@@ -238,7 +238,7 @@ impl Upstream {
             .then(|| jsonrpc::with_meta(params, token.as_ref().map(|_| up.into()), context))
             .flatten();
         let params = rewritten.as_deref().or(params);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = super::session::frames();
         lock(&self.0.state).pending.insert(
             up,
             Pending {
@@ -558,8 +558,8 @@ impl Router {
     }
 
     /// Sessions with gateway requests in flight, each with the sender of its newest one.
-    fn active(st: &RouterState) -> Vec<(Arc<Session>, u64, mpsc::UnboundedSender<Frame>)> {
-        let mut out: Vec<(Arc<Session>, u64, mpsc::UnboundedSender<Frame>)> = vec![];
+    fn active(st: &RouterState) -> Vec<(Arc<Session>, u64, FrameTx)> {
+        let mut out: Vec<(Arc<Session>, u64, FrameTx)> = vec![];
         for (up, p) in &st.pending {
             let Some(c) = &p.client else { continue };
             match out.iter_mut().find(|(s, _, _)| Arc::ptr_eq(s, &c.session)) {
@@ -576,10 +576,7 @@ impl Router {
 
     /// The client request a message came with, when the transport says (an HTTP server's
     /// answer stream): its session and stream.
-    fn origin_of(
-        st: &RouterState,
-        origin: Option<u64>,
-    ) -> Option<(Arc<Session>, u64, mpsc::UnboundedSender<Frame>)> {
+    fn origin_of(st: &RouterState, origin: Option<u64>) -> Option<(Arc<Session>, u64, FrameTx)> {
         let up = origin?;
         let c = st.pending.get(&up)?.client.as_ref()?;
         Some((c.session.clone(), up, c.tx.clone()))
