@@ -461,3 +461,96 @@ impl Session {
         lock(&self.state).log_level = Some(rank);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts the wake-ups the channel gives its receiver.
+    struct Count(AtomicUsize);
+
+    impl futures::task::ArcWake for Count {
+        fn wake_by_ref(me: &Arc<Self>) {
+            me.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn text(f: Option<Frame>) -> Option<(bool, Bytes)> {
+        f.map(|f| match f {
+            Frame::Event(b) => (false, b),
+            Frame::Final(b) => (true, b),
+        })
+    }
+
+    fn poll(rx: &mut FrameRx, count: &Arc<Count>) -> Poll<Option<(bool, Bytes)>> {
+        let waker = futures::task::waker(count.clone());
+        rx.poll_recv(&mut Context::from_waker(&waker)).map(text)
+    }
+
+    #[test]
+    fn frames_arrive_in_order_then_none_once_every_sender_is_gone() {
+        let (tx, mut rx) = frames();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        assert!(poll(&mut rx, &count).is_pending());
+        let tx2 = tx.clone();
+        assert!(tx.send(Frame::Event(Bytes::from_static(b"a"))).is_ok());
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "a send wakes the waiting receiver"
+        );
+        assert!(tx2.send(Frame::Event(Bytes::from_static(b"b"))).is_ok());
+        assert!(tx.send(Frame::Final(Bytes::from_static(b"c"))).is_ok());
+        drop(tx);
+        for (fin, body) in [(false, "a"), (false, "b"), (true, "c")] {
+            assert_eq!(
+                poll(&mut rx, &count),
+                Poll::Ready(Some((fin, Bytes::from(body))))
+            );
+        }
+        // One sender is left: the receiver waits rather than ending.
+        assert!(poll(&mut rx, &count).is_pending());
+        let before = count.0.load(Ordering::SeqCst);
+        drop(tx2);
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            before + 1,
+            "the last sender's drop wakes it"
+        );
+        assert_eq!(poll(&mut rx, &count), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_frame_sent_after_the_first_was_taken_goes_behind_the_rest() {
+        let (tx, mut rx) = frames();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        tx.send(Frame::Event(Bytes::from_static(b"1"))).ok();
+        tx.send(Frame::Event(Bytes::from_static(b"2"))).ok();
+        assert_eq!(
+            poll(&mut rx, &count),
+            Poll::Ready(Some((false, Bytes::from("1"))))
+        );
+        // `first` is empty again but `rest` is not: a new frame goes behind "2".
+        tx.send(Frame::Final(Bytes::from_static(b"3"))).ok();
+        assert_eq!(
+            poll(&mut rx, &count),
+            Poll::Ready(Some((false, Bytes::from("2"))))
+        );
+        assert_eq!(
+            poll(&mut rx, &count),
+            Poll::Ready(Some((true, Bytes::from("3"))))
+        );
+    }
+
+    #[test]
+    fn a_send_after_the_receiver_left_gives_the_frame_back() {
+        let (tx, rx) = frames();
+        tx.send(Frame::Event(Bytes::from_static(b"queued"))).ok();
+        drop(rx);
+        match tx.send(Frame::Final(Bytes::from_static(b"late"))) {
+            Err(Frame::Final(b)) => assert_eq!(b, "late"),
+            _ => panic!("a send to a dropped receiver must fail and return the frame"),
+        }
+    }
+}
