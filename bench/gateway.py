@@ -381,7 +381,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description="Gateway benchmark of the mcp-manager daemon (see docs/benchmarks.md)")
     p.add_argument("--rounds", type=int, default=7, help="measured rounds, plus one warm-up (default 7)")
     p.add_argument("--n", type=int, default=2000, help="measured calls per c=1 batch (default 2000)")
-    p.add_argument("--n16", type=int, default=4000, help="measured calls per c=16 batch (default 4000)")
+    p.add_argument("--n16", type=int, default=20000,
+                   help="measured calls per c=16 batch (default 20000: about 0.5 s, so that a batch's start, "
+                        "16 connections and threads, weighs little against its steady state)")
     p.add_argument("--direct-scale", type=float, default=3.0,
                    help="direct stdio batches make this many times more calls, to last about as long (default 3)")
     p.add_argument("--warmup", type=int, default=50, help="unmeasured calls before each batch (default 50)")
