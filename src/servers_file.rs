@@ -3,10 +3,11 @@
 //! the store at start, the way `docker compose up` applies a compose file.
 //!
 //! It owns nothing at run time and has nothing to shut down: [`load`] reads and checks the
-//! whole file once in `main` (any problem ends `serve` with exit code 2 before the store is
+//! whole file in `main` (any problem ends `serve` with exit code 2 before the store is
 //! opened), and [`plan`] decides, as a pure function of the file and the stored servers,
 //! what the daemon writes in one transaction before the registry loads, so before any
-//! desired state is restored. The mapping of the clients' fields agrees with the UI's
+//! desired state is restored. On SIGHUP the daemon calls [`load`] again and hands each
+//! entry to its server's actor (`crate::daemon`), which owns the running definition. The mapping of the clients' fields agrees with the UI's
 //! import (`frontend/src/features/servers/import-model.ts`); docs/servers-file.md says what
 //! each field means and why a definition is replaced rather than merged.
 

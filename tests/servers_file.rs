@@ -1,6 +1,7 @@
 //! The servers file (`serve --config FILE`, issue 8): its servers are created at start,
 //! left alone when a restart finds them unchanged, updated when the file changes, and a bad
-//! file stops `serve` with exit code 2 before the store is touched.
+//! file stops `serve` with exit code 2 before the store is touched. SIGHUP applies an
+//! edited file to the running daemon; a bad edit is reported and changes nothing.
 
 mod common;
 
@@ -57,6 +58,42 @@ fn logged(log: &str, message: &str, server: &str) -> bool {
         .any(|l| l.contains(message) && l.contains(&field))
 }
 
+/// A data dir and a servers file (`servers(None)`) in `tmp`; daemons started on them see
+/// the file through `MCP_MANAGER_CONFIG` and its secret's variable.
+struct Setup {
+    dir: std::path::PathBuf,
+    file: std::path::PathBuf,
+}
+
+impl Setup {
+    fn new(tmp: &Path) -> Setup {
+        let setup = Setup {
+            dir: tmp.join("data"),
+            file: tmp.join("servers.json"),
+        };
+        write_file(&setup.file, &servers(None));
+        setup
+    }
+
+    fn start(&self) -> Daemon {
+        let file = self.file.display().to_string();
+        Daemon::start_with(
+            &self.dir,
+            &[
+                ("MCP_MANAGER_CONFIG", file.as_str()),
+                ("SF_TEST_TOKEN", "t0ken"),
+            ],
+        )
+    }
+}
+
+fn assert_logged(log: &str, message: &str, server: &str) {
+    assert!(
+        logged(log, message, server),
+        "no {message:?} for {server}:\n{log}"
+    );
+}
+
 /// The fixture's arguments as it received them.
 async fn argv(d: &Daemon) -> Value {
     serde_json::from_str(&d.call_tool("fx", "argv", json!({})).await).expect("argv json")
@@ -65,16 +102,10 @@ async fn argv(d: &Daemon) -> Value {
 #[tokio::test]
 async fn the_file_creates_its_servers_once_and_updates_them_when_it_changes() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("data");
-    let file = tmp.path().join("servers.json");
-    write_file(&file, &servers(None));
-    let file_s = file.display().to_string();
-    let env = [
-        ("MCP_MANAGER_CONFIG", file_s.as_str()),
-        ("SF_TEST_TOKEN", "t0ken"),
-    ];
+    let setup = Setup::new(tmp.path());
+    let file = &setup.file;
 
-    let mut d = Daemon::start_with(&dir, &env);
+    let mut d = setup.start();
     let fx = d
         .wait_status("fx", "running", Duration::from_secs(20))
         .await;
@@ -109,7 +140,7 @@ async fn the_file_creates_its_servers_once_and_updates_them_when_it_changes() {
     d.stop();
 
     // The same file again: nothing changes but the new run of the daemon.
-    let mut d = Daemon::start_with(&dir, &env);
+    let mut d = setup.start();
     let again = d
         .wait_status("fx", "running", Duration::from_secs(20))
         .await;
@@ -137,19 +168,16 @@ async fn the_file_creates_its_servers_once_and_updates_them_when_it_changes() {
         !logged(&log, "servers file: definition changed", "fx"),
         "{log}"
     );
-    assert!(
-        logged(
-            &log,
-            "servers file: not in the file, left as it is",
-            "manual"
-        ),
-        "{log}"
+    assert_logged(
+        &log,
+        "servers file: not in the file, left as it is",
+        "manual",
     );
     d.stop();
 
     // A changed argument: the same server, redefined.
-    write_file(&file, &servers(Some("0.1")));
-    let d = Daemon::start_with(&dir, &env);
+    write_file(file, &servers(Some("0.1")));
+    let d = setup.start();
     let changed = d
         .wait_status("fx", "running", Duration::from_secs(20))
         .await;
@@ -170,6 +198,131 @@ async fn the_file_creates_its_servers_once_and_updates_them_when_it_changes() {
         assert_eq!(d.server(name).await["updated_at"], before["updated_at"]);
     }
     assert_eq!(processes_of(&id).len(), 1);
+}
+
+fn hangup(d: &Daemon) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+}
+
+/// Waits until the daemon's log satisfies `pred` (`what` names it in the failure).
+async fn wait_log(d: &Daemon, what: &str, pred: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pred(&d.log_text()) {
+        assert!(
+            Instant::now() < deadline,
+            "no {what} in the log:\n{}",
+            d.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_applies_the_edited_file_to_the_running_daemon_and_a_bad_edit_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let setup = Setup::new(tmp.path());
+    let file = &setup.file;
+    let d = setup.start();
+    let fx = d
+        .wait_status("fx", "running", Duration::from_secs(20))
+        .await;
+    let id = fx["id"].as_str().unwrap_or_default().to_string();
+    let old_pid = fx["process_id"].as_i64();
+    let far = d.server("far").await;
+    d.create(py_server("manual", &[])).await;
+
+    // fx gets an argument (so it runs again, with it), idle is now to run, extra is new
+    // and not to run, far is as it was.
+    let mut edited = servers(Some("0.1"));
+    edited["mcpServers"]["idle"]["autostart"] = json!(true);
+    edited["mcpServers"]["extra"] =
+        json!({"command": "python3", "args": [fixture_py()], "autostart": false});
+    write_file(file, &edited);
+    hangup(&d);
+
+    let gen0 = fx["generation"].as_u64().unwrap_or(0);
+    let again = d
+        .wait_for("fx", Duration::from_secs(20), "restarted", |v| {
+            v["status"] == "running" && v["generation"].as_u64() == Some(gen0 + 1)
+        })
+        .await;
+    assert_eq!(
+        (&again["id"], &again["created_at"]),
+        (&fx["id"], &fx["created_at"])
+    );
+    assert_ne!(again["process_id"].as_i64(), old_pid, "a new process");
+    assert_eq!(argv(&d).await, json!(["--startup-delay", "0.1"]));
+    assert_eq!(processes_of(&id).len(), 1, "the old process is gone");
+    d.wait_status("idle", "running", Duration::from_secs(20))
+        .await;
+    wait_log(&d, "created extra", |l| {
+        logged(l, "servers file: created", "extra")
+    })
+    .await;
+    let extra = d.server("extra").await;
+    assert_eq!(
+        (&extra["status"], &extra["desired_state"]),
+        (&json!("stopped"), &json!("stopped"))
+    );
+    assert_eq!(d.server("far").await["updated_at"], far["updated_at"]);
+    assert_eq!(d.server("manual").await["status"], "stopped");
+    let log = d.log_text();
+    assert!(
+        logged(&log, "servers file: definition changed, updated", "fx"),
+        "{log}"
+    );
+    assert_logged(
+        &log,
+        "servers file: not in the file, left as it is",
+        "manual",
+    );
+    assert!(
+        !logged(&log, "servers file: definition changed", "far"),
+        "{log}"
+    );
+
+    // A bad edit (a typo in one entry, a new entry beside it): reported, nothing applied,
+    // the daemon goes on.
+    let mut bad = edited.clone();
+    bad["mcpServers"]["fx"]["restart"] = json!("always");
+    bad["mcpServers"]["late"] = json!({"command": "python3", "args": [fixture_py()]});
+    write_file(file, &bad);
+    let before = d.server("fx").await;
+    hangup(&d);
+    wait_log(&d, "error", |l| l.contains("nothing applied")).await;
+    assert!(
+        d.log_text().contains("unknown field `restart`"),
+        "{}",
+        d.log_text()
+    );
+    let (status, _) = d.get("/api/servers/late").await;
+    assert_eq!(status, 404, "no entry of a bad file is applied");
+    let after = d.server("fx").await;
+    assert_eq!(
+        (&after["status"], &after["generation"], &after["updated_at"]),
+        (
+            &json!("running"),
+            &before["generation"],
+            &before["updated_at"]
+        )
+    );
+}
+
+#[tokio::test]
+async fn without_a_servers_file_sighup_is_logged_and_the_daemon_goes_on() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = Daemon::start_in(&tmp.path().join("data"));
+    d.create(py_server("kept", &[])).await;
+    hangup(&d);
+    wait_log(&d, "SIGHUP line", |l| {
+        l.contains("SIGHUP: no servers file to read again")
+    })
+    .await;
+    assert_eq!(d.server("kept").await["name"], "kept");
 }
 
 /// Runs `serve` on `dir` with `args`; returns its exit code and stderr. A daemon that

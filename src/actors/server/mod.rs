@@ -254,6 +254,26 @@ impl ServerActor {
         });
     }
 
+    /// Takes `rec` as the server's definition: the gateway's policy follows it, it is
+    /// stored, and the change is announced. Returns the new view.
+    fn take_definition(&mut self, rec: ServerRecord) -> ServerView {
+        self.rec = rec;
+        let policy = crate::gateway::Policy::of(&self.rec.settings);
+        self.policy.send_if_modified(|p| {
+            let changed = **p != policy;
+            if changed {
+                *p = std::sync::Arc::new(policy);
+            }
+            changed
+        });
+        self.persist_definition();
+        let view = self.view();
+        self.publish(EventPayload::ServerUpdated {
+            server: view.clone(),
+        });
+        view
+    }
+
     fn persist_definition(&self) {
         let row = self.rec.to_row();
         self.deps.store.write_detached(move |c| {
@@ -1038,21 +1058,62 @@ impl Handler<ApplyPatch> for ServerActor {
     type Result = AppResult<ServerView>;
     fn handle(&mut self, msg: ApplyPatch, _: &mut Self::Context) -> Self::Result {
         let updated = self.rec.patched(msg.0, self.now())?;
-        self.rec = updated;
-        let policy = crate::gateway::Policy::of(&self.rec.settings);
-        self.policy.send_if_modified(|p| {
-            let changed = **p != policy;
-            if changed {
-                *p = std::sync::Arc::new(policy);
+        Ok(self.take_definition(updated))
+    }
+}
+
+/// The servers file, read again on SIGHUP, has an entry for this server: its definition
+/// (`wanted`, a record made from the entry) and what it says about running. Answers whether
+/// the definition changed.
+#[derive(Message)]
+#[rtype(result = "AppResult<bool>")]
+pub struct Redefine {
+    pub wanted: ServerRecord,
+    pub desired: Option<DesiredState>,
+}
+
+impl Handler<Redefine> for ServerActor {
+    type Result = AppResult<bool>;
+    fn handle(&mut self, msg: Redefine, ctx: &mut Self::Context) -> Self::Result {
+        if self.deleted {
+            return Err(AppError::NotFound(format!(
+                "server {} was deleted",
+                self.rec.name
+            )));
+        }
+        let changed = !self.rec.same_definition(&msg.wanted);
+        if changed {
+            let redefined = self.rec.redefined(&msg.wanted, self.now());
+            self.take_definition(redefined);
+            self.log("info", "definition changed in the servers file");
+        }
+        let active = matches!(
+            self.status.kind(),
+            StatusKind::Starting | StatusKind::Running
+        );
+        // As `docker compose up` after an edit: what runs with an old definition is
+        // restarted with the new one; a stopped server is started only when the entry says
+        // so, and one the entry wants stopped is stopped.
+        let command = match msg.desired.unwrap_or(self.rec.desired_state) {
+            DesiredState::Running if changed && active => Some(Command::Restart),
+            DesiredState::Running
+                if msg.desired.is_some()
+                    && matches!(self.status.kind(), StatusKind::Stopped | StatusKind::Failed) =>
+            {
+                Some(Command::Start)
             }
-            changed
-        });
-        self.persist_definition();
-        let view = self.view();
-        self.publish(EventPayload::ServerUpdated {
-            server: view.clone(),
-        });
-        Ok(view)
+            DesiredState::Stopped
+                if msg.desired.is_some()
+                    && (active || self.status.kind() == StatusKind::Backoff) =>
+            {
+                Some(Command::Stop)
+            }
+            _ => None,
+        };
+        if let Some(command) = command {
+            self.command(command, ctx)?;
+        }
+        Ok(changed)
     }
 }
 
