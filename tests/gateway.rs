@@ -336,6 +336,94 @@ async fn foreign_origins_are_refused_and_the_token_is_required() {
     );
 }
 
+/// A web page on an allowed origin (the MCP Inspector in a browser, on localhost) can use
+/// the endpoint: its preflight is answered without the token, and it may read the answer
+/// and the session id; a page from elsewhere gets neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_on_allowed_origins_get_cors_and_foreign_ones_do_not() {
+    let token = "cors-token";
+    let d = daemon_with_fixture(&[("MCP_MANAGER_TOKEN", token)]).await;
+    let url = format!("http://127.0.0.1:{}/mcp/{NAME}", d.port);
+    let page = "http://localhost:6274";
+    let preflight = |origin: &'static str| {
+        d.http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, mcp-session-id, mcp-protocol-version",
+            )
+            .send()
+    };
+    let r = preflight(page).await.expect("preflight");
+    assert_eq!(r.status().as_u16(), 204, "a preflight carries no token");
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], page);
+    let methods = h["access-control-allow-methods"].to_str().unwrap_or("");
+    for m in ["GET", "POST", "DELETE"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    let allowed = h["access-control-allow-headers"].to_str().unwrap_or("");
+    for name in [
+        "authorization",
+        "content-type",
+        "mcp-session-id",
+        "mcp-protocol-version",
+    ] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    let r = preflight("http://evil.example.com")
+        .await
+        .expect("preflight");
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let init = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "page", "version": "0"}}
+    });
+    let post = |origin: &'static str, bearer: &'static str| {
+        d.http
+            .post(&url)
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .bearer_auth(bearer)
+            .json(&init)
+            .send()
+    };
+    let r = post(page, token).await.expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    let h = r.headers().clone();
+    assert_eq!(h["access-control-allow-origin"], page);
+    let exposed = h["access-control-expose-headers"].to_str().unwrap_or("");
+    assert!(exposed.contains("mcp-session-id"), "{exposed}");
+    let session = h["mcp-session-id"].to_str().expect("session").to_string();
+    let body = r.text().await.expect("body");
+    assert!(body.contains("serverInfo"), "{body}");
+    // The request a preflight clears still needs the token.
+    assert_eq!(
+        post(page, "wrong").await.expect("post").status().as_u16(),
+        401
+    );
+    let r = post("http://evil.example.com", token).await.expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // DELETE (served by the App) gets the headers too.
+    let r = d
+        .http
+        .delete(&url)
+        .header("origin", page)
+        .header("mcp-session-id", session)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("delete");
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(r.headers()["access-control-allow-origin"], page);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_updates_reach_only_the_subscribed_session_on_its_get_stream() {
     use futures::StreamExt;

@@ -97,6 +97,37 @@ async fn ui_in_a_real_browser() {
     );
 }
 
+/// `frontend/e2e/cors.mjs`: a page on an allowed origin other than the daemon's own uses
+/// `/mcp/{name}` with fetch (preflight, session id, a tool list); a page from an origin not
+/// allowed cannot read anything.
+#[tokio::test]
+async fn a_page_on_an_allowed_origin_uses_the_gateway_in_a_real_browser() {
+    let fe = frontend_ready();
+    let chromium = chromium();
+    let d = Daemon::start();
+    d.create(py_server("fx", &[])).await;
+    d.post("/api/servers/fx/start", serde_json::json!({})).await;
+    d.wait_status("fx", "running", std::time::Duration::from_secs(20))
+        .await;
+    let out = Command::new("node")
+        .arg(fe.join("e2e/cors.mjs"))
+        .current_dir(&fe)
+        .env("MCP_MANAGER_URL", &d.url)
+        .env("MCP_SERVER", "fx")
+        .env("CHROMIUM_PATH", &chromium)
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("CORS OK"),
+        "the browser's CORS test failed ({}):\n{stderr}\n--- output ---\n{stdout}\n--- daemon log (tail) ---\n{}",
+        out.status,
+        tail(&d.log_text(), 40)
+    );
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")

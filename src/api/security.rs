@@ -45,6 +45,13 @@ impl Guard {
         path: &str,
         query: &str,
     ) -> Result<(), AppError> {
+        self.check_host_and_origin(headers)?;
+        self.check_token(headers, path, query)
+    }
+
+    /// Host and Origin only: what a browser's CORS preflight is checked against (it never
+    /// carries the token; the request it clears must).
+    pub fn check_host_and_origin(&self, headers: &header::HeaderMap) -> Result<(), AppError> {
         match headers.get(header::HOST).map(|v| v.to_str()) {
             Some(Ok(host)) if self.host_allowed(host) => {}
             Some(Ok(host)) => {
@@ -68,6 +75,15 @@ impl Guard {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn check_token(
+        &self,
+        headers: &header::HeaderMap,
+        path: &str,
+        query: &str,
+    ) -> Result<(), AppError> {
         // The MCP gateway takes the token as a bearer only; what the client sends is never
         // passed upstream (the gateway forwards JSON-RPC bodies, not headers).
         let mcp = path == "/mcp" || path.starts_with("/mcp/");

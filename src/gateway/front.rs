@@ -10,6 +10,9 @@
 //! checks the App would run are run here too: the Host/Origin/token guard
 //! (`crate::api::security::Guard`) and the body limit.
 //!
+//! Requests to an MCP endpoint that carry an `Origin` (web pages) are also answered here,
+//! with CORS: the preflight, and the headers that let an allowed page read the answer.
+//!
 //! Shutdown: nothing of its own; it lives and stops with the HTTP worker that built it.
 
 use super::{Gateway, MAX_BODY, http};
@@ -19,7 +22,11 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{
     AppConfig, Payload, Response, Service, ServiceFactory, ServiceResponse, forward_ready,
 };
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CONTENT_LENGTH, HeaderValue, ORIGIN,
+    VARY,
+};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpMessage, ResponseError, web};
 use bytes::{Bytes, BytesMut};
@@ -107,6 +114,7 @@ type ToResponse = fn(ServiceResponse<BoxBody>) -> Response<BoxBody>;
 impl<S> Service<Request> for FrontService<S>
 where
     S: Service<Request, Response = ServiceResponse<BoxBody>, Error = Error>,
+    S::Future: 'static,
 {
     type Response = Response<BoxBody>;
     type Error = Error;
@@ -118,13 +126,86 @@ where
     forward_ready!(app);
 
     fn call(&self, req: Request) -> Self::Future {
-        if req.method() == Method::POST && http::endpoint_name(req.path()).is_some() {
+        let mcp = http::endpoint_name(req.path()).is_some();
+        // A browser's request (it sends Origin) gets CORS headers; other clients' requests
+        // take the paths below unchanged.
+        if mcp && req.headers().contains_key(ORIGIN) {
+            return Either::Left(self.cross_origin(req));
+        }
+        if mcp && req.method() == Method::POST {
             let shared = self.shared.clone();
             return Either::Left(Box::pin(async move { Ok(post(&shared, req).await) }));
         }
         Either::Right(self.app.call(req).map_ok(Into::into as ToResponse))
     }
 }
+
+impl<S> FrontService<S>
+where
+    S: Service<Request, Response = ServiceResponse<BoxBody>, Error = Error>,
+    S::Future: 'static,
+{
+    /// A request to an MCP endpoint from a web page (MCP Inspector in the browser, a web
+    /// client): the preflight is answered here, and an allowed origin may read the answer
+    /// and its `Mcp-Session-Id`. The Host/Origin allow-list stays the gate: a page from an
+    /// origin not on it gets a 403 and no CORS headers, so DNS rebinding still fails.
+    fn cross_origin(
+        &self,
+        req: Request,
+    ) -> LocalBoxFuture<'static, Result<Response<BoxBody>, Error>> {
+        let shared = self.shared.clone();
+        let allowed = shared.guard.check_host_and_origin(req.headers());
+        let origin = req.headers().get(ORIGIN).cloned();
+        if req.method() == Method::OPTIONS {
+            let mut res: Response<BoxBody> = match allowed {
+                Ok(()) => Response::with_body(StatusCode::NO_CONTENT, BoxBody::new(())),
+                Err(e) => e.error_response().into(),
+            };
+            if let (true, Some(origin)) = (res.status().is_success(), origin) {
+                let h = res.headers_mut();
+                h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                h.insert(
+                    ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static(CORS_METHODS),
+                );
+                h.insert(
+                    ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static(CORS_HEADERS),
+                );
+                h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+                h.insert(VARY, HeaderValue::from_static("Origin"));
+            }
+            return Box::pin(futures::future::ready(Ok(res)));
+        }
+        let answer: LocalBoxFuture<'static, Result<Response<BoxBody>, Error>> =
+            if req.method() == Method::POST {
+                Box::pin(async move { Ok(post(&shared, req).await) })
+            } else {
+                Box::pin(self.app.call(req).map_ok(Into::into))
+            };
+        Box::pin(async move {
+            let mut res = answer.await?;
+            if let (Ok(()), Some(origin)) = (allowed, origin) {
+                let h = res.headers_mut();
+                h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                h.insert(
+                    ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static(CORS_EXPOSED),
+                );
+                h.append(VARY, HeaderValue::from_static("Origin"));
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// What a page may send to an MCP endpoint: the transport's methods and headers, and the
+/// token as a bearer.
+const CORS_METHODS: &str = "GET, POST, DELETE";
+const CORS_HEADERS: &str =
+    "authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id";
+/// What a page may read of an answer besides the basics: the session it was given.
+const CORS_EXPOSED: &str = "mcp-session-id, mcp-protocol-version";
 
 async fn post(shared: &Shared, mut req: Request) -> Response<BoxBody> {
     let query = req.uri().query().unwrap_or("");
