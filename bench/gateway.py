@@ -245,8 +245,10 @@ def run(args) -> dict:
         null_url = f"http://127.0.0.1:{null_port}/mcp"
         wait_ready(load, gw_url, args.timeout)
         wait_ready(load, null_url, args.timeout)
-        fixture_pid = api.call("GET", f"/api/servers/{SERVER}")["data"]["process_id"]
-        api.close()
+
+        def fixture_pid() -> int:
+            # Read for every batch: a fixture that was restarted has a new pid.
+            return api.call("GET", f"/api/servers/{SERVER}")["data"]["process_id"]
 
         rng = random.Random(args.seed)
         batches = [(t, c) for t in TARGETS for c in (1, 16)]
@@ -260,12 +262,13 @@ def run(args) -> dict:
                 elif target == "null-http":
                     rec = load.http(null_url, n, c, cpu_pid=null.pid)
                 else:
-                    rec = load.http(gw_url, n, c, cpu_pid=daemon.pid, fixture_pid=fixture_pid)
+                    rec = load.http(gw_url, n, c, cpu_pid=daemon.pid, fixture_pid=fixture_pid())
                 if rec.get("n_err"):
                     raise BenchError(f"{target} c={c}: {rec['n_err']} errors; first: {rec.get('first_error')}")
                 rec.update(round=rnd, target=target, c=c)
                 result["records"].append(rec)
             log(f"round {rnd}{' (warm-up, discarded)' if rnd == 0 else ''} done; load {os.getloadavg()[0]:.2f}")
+        api.close()
         result["rss"] = sessions_rss(daemon, daemon.port, args.timeout)
         result["loadavg_end"] = os.getloadavg()
         result["daemon_exit"] = common.stop_daemon(daemon, "gateway", log)
