@@ -112,6 +112,9 @@ pub enum ServerCommand {
         /// Server name or id
         name: String,
     },
+    /// Apply the daemon's servers file (`serve --config FILE`) again, as SIGHUP does:
+    /// new entries created, changed ones redefined and restarted if they run
+    Reload,
 }
 
 /// `mcp-manager server add NAME [OPTIONS] -- COMMAND [ARGS...]`, checked as a whole: the
@@ -706,6 +709,16 @@ async fn execute(args: &ServerArgs) -> Result<String, Failure> {
         ServerCommand::Stop { name } => action(&client, json, name, "stop", "stopped").await?,
         ServerCommand::Restart { name } => {
             action(&client, json, name, "restart", "restarted").await?
+        }
+        ServerCommand::Reload => {
+            let report = client
+                .call(Method::POST, &["api", "system", "reload"], None)
+                .await?;
+            if json {
+                pretty(&report)?
+            } else {
+                render_reload(&report)
+            }
         }
         ServerCommand::Rm { name } => {
             let server = client
@@ -1412,6 +1425,33 @@ fn signal_name(signal: i64) -> Option<&'static str> {
         15 => "SIGTERM",
         _ => return None,
     })
+}
+
+/// One line per server of a reload: `NAME  OUTCOME`, with the error of one that failed.
+fn render_reload(report: &Value) -> String {
+    let mut out = format!(
+        "servers file {} applied\n",
+        printable(str_field(report, "file"), false)
+    );
+    let servers = report["servers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let width = servers
+        .iter()
+        .map(|s| str_field(s, "name").chars().count())
+        .max()
+        .unwrap_or(0);
+    for s in servers {
+        let name = printable(str_field(s, "name"), false);
+        let outcome = str_field(s, "outcome").replace('_', " ");
+        out.push_str(&format!("  {name:<width$}  {outcome}"));
+        if let Some(e) = s["error"].as_str() {
+            out.push_str(&format!(": {}", printable(e, false)));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// `exited with code 3 at …` / `killed by signal 9 (SIGKILL) at …`.

@@ -119,7 +119,10 @@ pub async fn serve(
     ));
 
     // SIGHUP applies the servers file again; a daemon, it does not end on a hangup.
-    let reloader = actix_web::rt::spawn(reload_on_hangup(servers_file_path, registry.clone()));
+    let reloader = actix_web::rt::spawn(reload_on_hangup(
+        servers_file_path.clone(),
+        registry.clone(),
+    ));
 
     let pruner = actix_web::rt::spawn(prune(
         store.clone(),
@@ -140,6 +143,7 @@ pub async fn serve(
         engine: engine.clone(),
         probe: probe.clone(),
         logs: Some(log_sink.sender()),
+        servers_file: servers_file_path,
     });
     let guard = web::Data::new(Guard {
         allowed_hosts: config.allowed_hosts.clone(),
@@ -280,91 +284,9 @@ async fn reload_on_hangup(path: Option<std::path::PathBuf>, registry: actix::Add
             tracing::info!("SIGHUP: no servers file to read again (serve --config FILE)");
             continue;
         };
-        let shown = path.display().to_string();
-        tracing::info!(file = %shown, "SIGHUP: reading the servers file again");
-        let read = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || crate::servers_file::load(&read))
-            .await
-            .unwrap_or_else(|e| Err(format!("servers file {shown}: {e}")));
-        match loaded {
-            Ok(file) => reload_servers_file(&file, &registry).await,
-            // A bad edit must not take the running setup down: it is reported, and the
-            // servers keep the definitions they have.
-            Err(e) => tracing::error!("{e}; nothing applied"),
-        }
-    }
-}
-
-/// Applies a servers file to the running daemon, as at start: entries not known are
-/// created (and started unless they say otherwise), changed ones redefined (and restarted
-/// if they run), the rest left alone. Every entry is checked before any is applied.
-async fn reload_servers_file(
-    file: &crate::servers_file::ServersFile,
-    registry: &actix::Addr<Registry>,
-) {
-    use crate::actors::registry::{All, Create, Lookup};
-    use crate::actors::server::{GetView, Redefine, UserCommand};
-    use crate::model::DesiredState;
-    let shown = file.path.display().to_string();
-    let now = chrono::Utc::now();
-    let mut wanted = Vec::with_capacity(file.servers.len());
-    for entry in &file.servers {
-        match ServerRecord::from_create(entry.create.clone(), now) {
-            Ok(rec) => wanted.push((entry, rec)),
-            Err(e) => {
-                tracing::error!(file = %shown, "servers file {shown}: server {:?}: {e}; nothing applied", entry.key);
-                return;
-            }
-        }
-    }
-    let mut in_file = std::collections::HashSet::new();
-    for (entry, rec) in wanted {
-        let name = rec.name.clone();
-        in_file.insert(name.clone());
-        let outcome = match registry.send(Lookup(name.clone())).await {
-            Ok(Ok(addr)) => match addr
-                .send(Redefine {
-                    wanted: rec,
-                    desired: entry.desired,
-                })
-                .await
-            {
-                Ok(Ok(true)) => Ok("definition changed, updated"),
-                Ok(Ok(false)) => Ok("unchanged"),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            Ok(Err(_)) => match registry.send(Create(entry.create.clone())).await {
-                Ok(Ok((_, addr))) => {
-                    if entry.desired.unwrap_or(DesiredState::Running) == DesiredState::Running {
-                        // A start that fails shows in the server's status and log.
-                        let _ = addr.send(UserCommand(crate::state::Command::Start)).await;
-                    }
-                    Ok("created")
-                }
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
-        };
-        match outcome {
-            Ok("unchanged") => {
-                tracing::debug!(server = %name, file = %shown, "servers file: unchanged")
-            }
-            Ok(what) => tracing::info!(server = %name, file = %shown, "servers file: {what}"),
-            Err(e) => {
-                tracing::warn!(server = %name, file = %shown, error = %e, "servers file: not applied")
-            }
-        }
-    }
-    if let Ok(all) = registry.send(All).await {
-        for addr in all {
-            if let Ok(view) = addr.send(GetView).await
-                && !in_file.contains(&view.name)
-            {
-                tracing::info!(server = %view.name, file = %shown, "servers file: not in the file, left as it is");
-            }
-        }
+        tracing::info!(file = %path.display(), "SIGHUP: reading the servers file again");
+        // What it did is logged by `reload`.
+        let _ = crate::reload::reload(path, &registry).await;
     }
 }
 

@@ -17,6 +17,7 @@ pub mod health;
 pub mod logs;
 pub mod mcp;
 pub mod model;
+pub mod reload;
 pub mod runtime;
 pub mod sdnotify;
 pub mod servers_file;

@@ -14,18 +14,7 @@ fn mm(d: &Daemon, args: &[&str]) -> (i32, String, String) {
 
 /// `mcp-manager ARGS...` against the daemon: exit code, stdout, stderr.
 fn cli(d: &Daemon, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
-        .args(args)
-        .env("MCP_MANAGER_URL", &d.url)
-        .env("SECRET_FOR_CLI", "from-the-environment")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run cli");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    d.cli(args, &[("SECRET_FOR_CLI", "from-the-environment")])
 }
 
 #[tokio::test]

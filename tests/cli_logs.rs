@@ -19,18 +19,7 @@ const EMITTED: &str = "INFO alpha one\n\
 
 /// `mcp-manager ARGS...` against the daemon: exit code, stdout, stderr.
 fn cli(d: &Daemon, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
-        .args(args)
-        .env("MCP_MANAGER_URL", &d.url)
-        .env_remove("MCP_MANAGER_TOKEN")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run cli");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    d.cli(args, &[])
 }
 
 /// A running fixture server that wrote [`EMITTED`] and `stderr line 1..=lines` at start;

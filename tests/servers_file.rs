@@ -313,6 +313,74 @@ async fn sighup_applies_the_edited_file_to_the_running_daemon_and_a_bad_edit_cha
 }
 
 #[tokio::test]
+async fn reload_through_the_api_and_the_cli_says_what_it_did_to_each_server() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let setup = Setup::new(tmp.path());
+    let d = setup.start();
+    d.wait_status("fx", "running", Duration::from_secs(20))
+        .await;
+    d.create(py_server("manual", &[])).await;
+    let mut edited = servers(None);
+    edited["mcpServers"]["extra"] =
+        json!({"command": "python3", "args": [fixture_py()], "autostart": false});
+    write_file(&setup.file, &edited);
+
+    let (status, v) = d.post("/api/system/reload", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["file"], setup.file.display().to_string());
+    let outcomes: std::collections::BTreeMap<String, String> = v["data"]["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").into(),
+                s["outcome"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("extra", "created"),
+        ("far", "unchanged"),
+        ("fx", "unchanged"),
+        ("idle", "unchanged"),
+        ("manual", "not_in_file"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.into(), b.into()))
+    .collect();
+    assert_eq!(outcomes, expected, "{v}");
+    assert_eq!(d.server("extra").await["status"], "stopped");
+
+    // A changed argument through the CLI: the line says so, and fx runs with it.
+    edited["mcpServers"]["fx"]["args"] = json!([fixture_py(), "--startup-delay", "0.1"]);
+    write_file(&setup.file, &edited);
+    let (code, out, err) = d.cli(&["server", "reload"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("applied"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["fx", "updated"]),
+        "{out}"
+    );
+    d.wait_for("fx", Duration::from_secs(20), "running again", |v| {
+        v["status"] == "running"
+    })
+    .await;
+    assert_eq!(argv(&d).await, json!(["--startup-delay", "0.1"]));
+
+    // A bad file: 422 naming the problem, the CLI fails with it, nothing applied.
+    edited["mcpServers"]["fx"]["restart"] = json!("always");
+    write_file(&setup.file, &edited);
+    let (status, v) = d.post("/api/system/reload", json!({})).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v.to_string().contains("unknown field `restart`"), "{v}");
+    let (code, out, err) = d.cli(&["server", "reload"], &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("nothing applied"), "{err}");
+}
+
+#[tokio::test]
 async fn without_a_servers_file_sighup_is_logged_and_the_daemon_goes_on() {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = Daemon::start_in(&tmp.path().join("data"));
@@ -323,6 +391,9 @@ async fn without_a_servers_file_sighup_is_logged_and_the_daemon_goes_on() {
     })
     .await;
     assert_eq!(d.server("kept").await["name"], "kept");
+    let (status, v) = d.post("/api/system/reload", json!({})).await;
+    assert_eq!(status, 409, "{v}");
+    assert!(v.to_string().contains("without a servers file"), "{v}");
 }
 
 /// Runs `serve` on `dir` with `args`; returns its exit code and stderr. A daemon that

@@ -37,6 +37,8 @@ pub struct AppState {
     pub engine: crate::runtime::docker::Engine,
     pub probe: actix::Addr<crate::actors::probe::HealthProbe>,
     pub logs: Option<crate::logs::LogSender>,
+    /// The servers file of `serve --config`, applied again by `POST /api/system/reload`.
+    pub servers_file: Option<PathBuf>,
 }
 
 /// `{"data": …}`
@@ -120,6 +122,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/servers/{ref}/health/check", web::post().to(health::check))
             .route("/system", web::get().to(system::system))
+            .route("/system/reload", web::post().to(system::reload))
             .route("/system/backup", web::get().to(probes::backup))
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/events", web::get().to(events::events)),

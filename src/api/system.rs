@@ -1,7 +1,8 @@
-//! `GET /api/system`: what the daemon is and what this machine can run.
+//! `GET /api/system`: what the daemon is and what this machine can run;
+//! `POST /api/system/reload`: the servers file applied again.
 
 use super::{AppState, ok};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::runtime::process;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -86,4 +87,24 @@ pub async fn system(state: web::Data<AppState>) -> AppResult<HttpResponse> {
             },
         },
     }))
+}
+
+/// Reads the daemon's servers file (`serve --config FILE`) again and applies it, as SIGHUP
+/// does: new entries created, changed ones redefined (and restarted if they run). A file
+/// that does not read or check changes nothing (422).
+#[utoipa::path(post, path = "/api/system/reload", tag = "system",
+    responses((status = 200, body = crate::reload::ReloadReport),
+        (status = 409, body = ErrorBody, description = "the daemon has no servers file"),
+        (status = 422, body = ErrorBody, description = "the file does not read or check; nothing applied")))]
+pub async fn reload(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let Some(path) = &state.servers_file else {
+        return Err(AppError::Conflict(
+            "the daemon was started without a servers file (serve --config FILE): nothing to reload"
+                .into(),
+        ));
+    };
+    crate::reload::reload(path, &state.registry)
+        .await
+        .map(ok)
+        .map_err(AppError::Validation)
 }

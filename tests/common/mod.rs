@@ -50,6 +50,24 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// `mcp-manager ARGS...` against this daemon (plain output, `env` added, no token from
+    /// the test's own environment): exit code, stdout, stderr.
+    pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_mcp-manager"))
+            .args(args)
+            .env("MCP_MANAGER_URL", &self.url)
+            .env_remove("MCP_MANAGER_TOKEN")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .output()
+            .expect("run cli");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn start() -> Daemon {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();

@@ -346,6 +346,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/reload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reads the daemon's servers file (`serve --config FILE`) again and applies it, as SIGHUP
+         *     does: new entries created, changed ones redefined (and restarted if they run). A file
+         *     that does not read or check changes nothing (422).
+         */
+        post: operations["reload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -733,6 +754,20 @@ export interface components {
              * @description The host port (default: the same number).
              */
             host_port?: number | null;
+        };
+        /** @description What a reload did, per server. */
+        ReloadReport: {
+            file: string;
+            servers: components["schemas"]["Reloaded"][];
+        };
+        Reloaded: {
+            error?: string | null;
+            name: string;
+            /**
+             * @description `created`, `updated` (its definition changed; restarted if it ran), `unchanged`,
+             *     `not_in_file` (left alone) or `failed` (see `error`).
+             */
+            outcome: string;
         };
         /** @enum {string} */
         RestartPolicy: "never" | "on-failure" | "always";
@@ -1996,6 +2031,45 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.sqlite3": unknown;
+                };
+            };
+        };
+    };
+    reload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ReloadReport"];
+                    };
+                };
+            };
+            /** @description the daemon has no servers file */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the file does not read or check; nothing applied */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
