@@ -6,7 +6,9 @@
 //! show it within a second), adds the fixture in HTTP mode (started by the script on a free
 //! port) as a remote server and watches it reach running, imports servers from an
 //! `mcpServers` JSON (one of them remote) and deletes one. Screenshots go to
-//! `target/ui-screenshots`.
+//! `target/ui-screenshots`. Two smaller scripts check the gateway's CORS from a page on
+//! another allowed origin (`e2e/cors.mjs`) and the footer's servers-file reload
+//! (`e2e/reload.mjs`).
 //!
 //! Needs the built UI embedded in the binary (`cd frontend && npm ci && npm run build`
 //! before `cargo build`), `frontend/node_modules` and chromium (`CHROMIUM_PATH`, default
@@ -109,20 +111,68 @@ async fn a_page_on_an_allowed_origin_uses_the_gateway_in_a_real_browser() {
     d.post("/api/servers/fx/start", serde_json::json!({})).await;
     d.wait_status("fx", "running", std::time::Duration::from_secs(20))
         .await;
+    run_script(
+        &fe.join("e2e/cors.mjs"),
+        &[("MCP_SERVER", "fx")],
+        &chromium,
+        &d,
+        "CORS OK",
+    );
+}
+
+/// `frontend/e2e/reload.mjs`: the footer shows the daemon's servers file; after the file
+/// gained a server, its reload button applies it, says so, and the server is listed.
+#[tokio::test]
+async fn the_footer_reloads_the_servers_file() {
+    let fe = frontend_ready();
+    let chromium = chromium();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("servers.json");
+    let entry = |autostart: bool| serde_json::json!({"command": "python3", "args": [fixture_py()], "autostart": autostart});
+    let write = |doc: serde_json::Value| {
+        std::fs::write(&file, doc.to_string()).expect("write servers file");
+    };
+    write(serde_json::json!({"mcpServers": {"first": entry(false)}}));
+    let file_s = file.display().to_string();
+    let d = Daemon::start_with(
+        &tmp.path().join("data"),
+        &[("MCP_MANAGER_CONFIG", file_s.as_str())],
+    );
+    d.server("first").await;
+    write(serde_json::json!({"mcpServers": {"first": entry(false), "added-later": entry(false)}}));
+    run_script(
+        &fe.join("e2e/reload.mjs"),
+        &[("SERVERS_FILE", &file_s), ("NEW_SERVER", "added-later")],
+        &chromium,
+        &d,
+        "RELOAD OK",
+    );
+    assert_eq!(d.server("added-later").await["status"], "stopped");
+}
+
+/// Runs a browser script of `frontend/e2e` against `d`; it must exit 0 and print `ok`.
+fn run_script(
+    script: &std::path::Path,
+    env: &[(&str, &str)],
+    chromium: &std::path::Path,
+    d: &Daemon,
+    ok: &str,
+) {
     let out = Command::new("node")
-        .arg(fe.join("e2e/cors.mjs"))
-        .current_dir(&fe)
+        .arg(script)
+        .current_dir(repo().join("frontend"))
         .env("MCP_MANAGER_URL", &d.url)
-        .env("MCP_SERVER", "fx")
-        .env("CHROMIUM_PATH", &chromium)
+        .env("CHROMIUM_PATH", chromium)
+        .envs(env.iter().copied())
         .output()
         .expect("run node (is Node.js installed?)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(
-        out.status.success() && stdout.contains("CORS OK"),
-        "the browser's CORS test failed ({}):\n{stderr}\n--- output ---\n{stdout}\n--- daemon log (tail) ---\n{}",
+        out.status.success() && stdout.contains(ok),
+        "{} failed ({}):\n{stderr}\n--- output ---\n{stdout}\n--- daemon log (tail) ---\n{}",
+        script.display(),
         out.status,
         tail(&d.log_text(), 40)
     );

@@ -6,16 +6,12 @@
 // Env: MCP_MANAGER_URL (http://127.0.0.1:PORT), MCP_SERVER (a running server's name),
 // CHROMIUM_PATH (default /usr/bin/chromium).
 
-import { chromium } from 'playwright-core';
+import { failer, launch } from './browser.mjs';
 
 const BASE = process.env.MCP_MANAGER_URL;
 const SERVER = process.env.MCP_SERVER;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-function fail(msg) {
-  console.error(`\nCORS TEST FAILED: ${msg}`);
-  process.exit(1);
-}
+const fail = failer('CORS');
 if (!BASE || !SERVER) fail('MCP_MANAGER_URL and MCP_SERVER must be set');
 const endpoint = `${BASE}/mcp/${SERVER}`;
 const page_origin = BASE.replace('127.0.0.1', 'localhost');
@@ -46,11 +42,7 @@ async function exchange(url) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto(`${page_origin}/`);

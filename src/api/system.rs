@@ -22,6 +22,9 @@ pub struct SystemInfo {
     pub runtimes: BTreeMap<String, Option<String>>,
     /// The Docker engine container servers run on.
     pub docker: DockerInfo,
+    /// The servers file of `serve --config FILE` (`POST /api/system/reload` applies it
+    /// again); null without one.
+    pub servers_file: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -72,6 +75,7 @@ pub async fn system(state: web::Data<AppState>) -> AppResult<HttpResponse> {
             by_status,
         },
         runtimes,
+        servers_file: state.servers_file.as_ref().map(|p| p.display().to_string()),
         docker: match state.engine.version().await {
             Ok(version) => DockerInfo {
                 reachable: true,

@@ -3,7 +3,7 @@ import { ConnectionBanner, ConnectionDot } from '@/features/events/connection-ba
 import { Link, useLocation } from './router';
 import { ThemeToggle } from './theme';
 import { ForgetTokenButton, TokenDialog } from './api-token';
-import { useSystem } from '@/lib/system';
+import { reloadSummary, useReloadServersFile, useSystem } from '@/lib/system';
 
 export function Layout({ children }: { children: ReactNode }) {
   const { path } = useLocation();
@@ -68,6 +68,35 @@ function Footer() {
     <footer className="mx-auto max-w-7xl px-4 pb-6 text-xs text-slate-400 sm:px-6 dark:text-slate-500">
       mcp-manager {s.version} · {s.bind} · data in {s.data_dir} · Docker{' '}
       {s.docker.reachable ? `${s.docker.version ?? ''} reachable` : 'not reachable (container servers cannot start)'}
+      {s.servers_file ? <ServersFile path={s.servers_file} /> : null}
     </footer>
+  );
+}
+
+/** The servers file the daemon was started with, and a button that applies it again (as
+ * `mcp-manager server reload` or SIGHUP do) after an edit. */
+function ServersFile({ path }: { path: string }) {
+  const reload = useReloadServersFile();
+  return (
+    <span>
+      {' '}
+      · servers file {path}{' '}
+      <button
+        type="button"
+        title="Apply the servers file again, as `mcp-manager server reload` does: new servers are created, changed ones restarted"
+        className="underline decoration-dotted hover:text-slate-600 disabled:opacity-50 dark:hover:text-slate-300"
+        disabled={reload.isPending}
+        onClick={() => reload.mutate()}
+      >
+        {reload.isPending ? 'reloading…' : 'reload'}
+      </button>
+      {reload.isSuccess ? <span role="status"> · applied: {reloadSummary(reload.data)}</span> : null}
+      {reload.isError ? (
+        <span role="alert" className="text-red-600 dark:text-red-400">
+          {' '}
+          · not applied: {reload.error.message}
+        </span>
+      ) : null}
+    </span>
   );
 }

@@ -1045,6 +1045,11 @@ export interface components {
                 [key: string]: string | null;
             };
             servers: components["schemas"]["ServerCounts"];
+            /**
+             * @description The servers file of `serve --config FILE` (`POST /api/system/reload` applies it
+             *     again); null without one.
+             */
+            servers_file?: string | null;
             /** Format: date-time */
             started_at: string;
             /** Format: int64 */
