@@ -4,7 +4,8 @@
 //! the servers file (`--config`), applied in one transaction → bus, log sink, registry
 //! (servers restore their desired state) → HTTP.
 //! Shutdown on SIGINT/SIGTERM: stop accepting HTTP → stop every server (in parallel, each
-//! with its grace period) → flush logs → close the store.
+//! with its grace period) → remove any of our containers still there → flush logs → close
+//! the store.
 
 use crate::actors::bus::EventBus;
 use crate::actors::registry::{CheckContainers, Load, Registry, RouteContainerEvent, ShutdownAll};
@@ -107,11 +108,15 @@ pub async fn serve(
 
     // Containers of servers deleted while the daemon was down are removed; the engine's
     // events reach the servers from now on.
-    actix_web::rt::spawn(remove_containers_of_deleted_servers(
-        engine.clone(),
-        instance.clone(),
-        known_ids,
-    ));
+    {
+        let (engine, instance) = (engine.clone(), instance.clone());
+        actix_web::rt::spawn(async move {
+            remove_containers(&engine, &instance, "of a deleted server", |c| {
+                known_ids.contains(&c.server_id)
+            })
+            .await
+        });
+    }
     let watcher = actix_web::rt::spawn(watch_engine(
         engine.clone(),
         instance.clone(),
@@ -200,6 +205,16 @@ pub async fn serve(
     // Before the HTTP worker stops: it also reads the servers' stdout (gateway::spawn_io),
     // which must go on until each child has exited.
     let _ = registry.send(ShutdownAll).await;
+    // Every run and session container has stopped; the engine may still be removing some
+    // of them (a removal follows the container's `die` event). None of ours outlives us.
+    // Without an engine there is nothing to remove, and no reason to wait for one.
+    if engine.connected().await {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            remove_containers(&engine, &instance, "left at shutdown", |_| false),
+        )
+        .await;
+    }
     tracing::info!("stopping HTTP");
     handle.stop(true).await;
     let _ = server_task.await;
@@ -290,16 +305,18 @@ async fn reload_on_hangup(path: Option<std::path::PathBuf>, registry: actix::Add
     }
 }
 
-async fn remove_containers_of_deleted_servers(
-    engine: Engine,
-    instance: String,
-    known: std::collections::HashSet<String>,
+/// Removes the containers of this daemon instance that `keep` does not claim.
+async fn remove_containers(
+    engine: &Engine,
+    instance: &str,
+    which: &str,
+    keep: impl Fn(&crate::runtime::docker::Ours) -> bool,
 ) {
-    let Ok(ours) = engine.list_ours(&instance).await else {
+    let Ok(ours) = engine.list_ours(instance).await else {
         return;
     };
-    for c in ours.into_iter().filter(|c| !known.contains(&c.server_id)) {
-        tracing::info!(container = %c.id, "removing the container of a deleted server");
+    for c in ours.into_iter().filter(|c| !keep(c)) {
+        tracing::info!(container = %c.id, "removing a container {which}");
         let _ = engine.remove(&c.id).await;
     }
 }

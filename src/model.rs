@@ -848,16 +848,11 @@ impl ServerRecord {
             ));
         }
         if self.settings.isolation == Isolation::PerSession {
-            // Each client session gets its own child on its own pipes: only a process the
-            // manager spawns over stdio can be multiplied that way.
+            // Each client session gets its own child (process or container) on its own
+            // pipes: only a server the manager runs over stdio can be multiplied that way.
             if self.kind == ServerType::Remote || self.transport == Transport::Http {
                 return Err(AppError::Validation(
                     "isolation per-session needs a stdio server".into(),
-                ));
-            }
-            if self.kind == ServerType::Container {
-                return Err(AppError::Validation(
-                    "isolation per-session is not supported for containers yet (only for processes over stdio)".into(),
                 ));
             }
         }

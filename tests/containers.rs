@@ -467,3 +467,189 @@ async fn a_missing_image_is_pulled_and_a_failed_pull_says_so() {
         "{logs:?}"
     );
 }
+
+/// Running containers of a server, with their `mcp-manager.session` label ("" for the
+/// run's own).
+fn running_of(server_id: &str) -> Vec<(String, String)> {
+    containers_of(server_id)
+        .into_iter()
+        .filter_map(|id| {
+            let v = inspect(&id);
+            v["State"]["Running"].as_bool().unwrap_or(false).then(|| {
+                let session = v["Config"]["Labels"]["mcp-manager.session"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                (id, session)
+            })
+        })
+        .collect()
+}
+
+async fn wait_containers(server_id: &str, n: usize, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let all = containers_of(server_id);
+        if all.len() == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: want {n} containers, have {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An initialized gateway session on a per-session container server.
+async fn container_session(d: &Daemon, name: &str) -> common::mcp::Client {
+    let mut c = common::mcp::Client::new(d, name);
+    let a = c.initialize().await;
+    assert_eq!(a.status, 200, "{:?}", a.messages);
+    assert_eq!(
+        a.messages[0]["result"]["serverInfo"]["name"], "mcp-fixture-py",
+        "{:?}",
+        a.messages
+    );
+    c
+}
+
+async fn counter(c: &common::mcp::Client, id: u64) -> u64 {
+    let r = c.tool(id, "counter", json!({})).await;
+    let text = common::mcp::text_of(&r);
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("counter: {r}"));
+    v["count"].as_u64().expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_session_isolation_gives_each_session_a_container_of_its_own() {
+    engine_ready();
+    let mut d = Daemon::start();
+    let mut def = stdio_container("ct-iso", &[]);
+    def["isolation"] = json!("per-session");
+    // A published port stays the run's: the sessions' containers do not try to bind it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    def["ports"] = json!([{"container_port": 8080, "host_port": port}]);
+    let sid = id_of(&d.create(def).await);
+    let run = d
+        .wait_status("ct-iso", "running", Duration::from_secs(30))
+        .await["container_id"]
+        .as_str()
+        .expect("the run's container")
+        .to_string();
+
+    let a = container_session(&d, "ct-iso").await;
+    let b = container_session(&d, "ct-iso").await;
+    let c = container_session(&d, "ct-iso").await;
+    assert_eq!(
+        (
+            counter(&a, 1).await,
+            counter(&a, 2).await,
+            counter(&b, 1).await
+        ),
+        (1, 2, 1),
+        "each session counts in its own container"
+    );
+    let mut running = running_of(&sid);
+    running.sort_by(|x, y| x.1.cmp(&y.1));
+    let mut want: Vec<String> = [&a, &b, &c]
+        .iter()
+        .map(|s| s.session.clone().expect("session id"))
+        .collect();
+    want.push(String::new());
+    want.sort();
+    assert_eq!(
+        running.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        want,
+        "the run's container and one per session, labelled with it"
+    );
+    assert!(running.iter().any(|r| r.0 == run && r.1.is_empty()));
+    assert_eq!(d.server("ct-iso").await["session_instances"], 3);
+    // Their stderr is in the server's log, behind the session's marker.
+    let tag = &a.session.as_deref().unwrap_or_default()[..8];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.logs("ct-iso").await.iter().any(|l| {
+        l["source"] == "stderr"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&format!("[session {tag}] mcp-fixture-py started")))
+    }) {
+        assert!(Instant::now() < deadline, "{:?}", d.logs("ct-iso").await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // DELETE ends exactly that session's container, and removes it.
+    let b_id = b.session.clone().expect("b's session");
+    assert_eq!(b.delete().await, 200);
+    wait_containers(&sid, 3, "after DELETE").await;
+    assert!(running_of(&sid).iter().all(|r| r.1 != b_id));
+    assert_eq!(counter(&a, 3).await, 3);
+
+    // Its process dies mid-call: the call fails, the container goes, the session says why.
+    let crashed = a.tool(4, "crash", json!({})).await;
+    assert!(crashed["error"].is_object(), "{crashed}");
+    wait_containers(&sid, 2, "after the crash").await;
+    let after = a.tool(5, "counter", json!({})).await;
+    let msg = after["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("exited") && msg.contains("initialize"),
+        "{after}"
+    );
+    d.wait_for("ct-iso", Duration::from_secs(5), "1 instance", |v| {
+        v["session_instances"] == 1
+    })
+    .await;
+    let logs = d.logs("ct-iso").await;
+    assert!(
+        logs.iter().any(|l| l["source"] == "system"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("per-session instance container ")
+                    && m.contains(&format!("(gateway session {tag}, "))
+                    && m.contains("exited on its own"))),
+        "{logs:?}"
+    );
+
+    // The daemon's shutdown ends and removes the rest, the run's container included.
+    d.stop();
+    assert!(containers_of(&sid).is_empty(), "{:?}", containers_of(&sid));
+    drop(c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_per_session_containers_are_removed_and_only_the_run_is_adopted() {
+    engine_ready();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("data");
+    let mut d = Daemon::start_in(&dir);
+    let mut def = stdio_container("ct-iso9", &[]);
+    def["isolation"] = json!("per-session");
+    let sid = id_of(&d.create(def).await);
+    let run = d
+        .wait_status("ct-iso9", "running", Duration::from_secs(30))
+        .await["container_id"]
+        .as_str()
+        .expect("the run's container")
+        .to_string();
+    let a = container_session(&d, "ct-iso9").await;
+    assert_eq!(counter(&a, 1).await, 1);
+    assert_eq!(running_of(&sid).len(), 2);
+
+    d.kill9();
+    let d2 = Daemon::start_in(&dir);
+    let v = d2
+        .wait_status("ct-iso9", "running", Duration::from_secs(30))
+        .await;
+    assert_eq!(v["container_id"], run.as_str(), "the run is adopted");
+    // The session died with the daemon; so does its container.
+    wait_containers(&sid, 1, "after the restart").await;
+    assert_eq!(containers_of(&sid), vec![run]);
+    assert_eq!(v["session_instances"], 0);
+    // A new session gets a new container.
+    let b = container_session(&d2, "ct-iso9").await;
+    assert_eq!(counter(&b, 1).await, 1);
+    assert_eq!(running_of(&sid).len(), 2);
+}

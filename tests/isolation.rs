@@ -195,14 +195,12 @@ async fn a_shared_server_keeps_one_process_for_two_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_session_isolation_needs_a_stdio_process() {
+async fn per_session_isolation_needs_a_stdio_server() {
     let d = Daemon::start();
     let refused = [
         json!({"name": "h", "command": "python3", "transport": "http", "port": 9,
                "isolation": "per-session"}),
         json!({"name": "r", "type": "remote", "url": "http://127.0.0.1:9/mcp",
-               "isolation": "per-session"}),
-        json!({"name": "c", "type": "container", "image": "alpine",
                "isolation": "per-session"}),
     ];
     for body in refused {

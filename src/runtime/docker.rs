@@ -26,6 +26,8 @@ pub const LABEL_INSTANCE: &str = "mcp-manager.instance";
 pub const LABEL_SERVER: &str = "mcp-manager.server";
 pub const LABEL_NAME: &str = "mcp-manager.name";
 pub const LABEL_GENERATION: &str = "mcp-manager.generation";
+/// Set on a per-session instance's container: the gateway session it serves.
+pub const LABEL_SESSION: &str = "mcp-manager.session";
 
 /// Where the engine is expected, for messages.
 pub fn engine_address() -> String {
@@ -79,6 +81,8 @@ pub struct Ours {
     pub server_id: String,
     pub generation: u64,
     pub running: bool,
+    /// A per-session instance's container (its gateway session), not a run's.
+    pub session: Option<String>,
 }
 
 pub type Output = Pin<
@@ -113,6 +117,11 @@ impl Engine {
             .map_err(unreachable)?;
         *slot = Some(d.clone());
         Ok(d)
+    }
+
+    /// Whether a connection is up (without trying to make one).
+    pub async fn connected(&self) -> bool {
+        self.docker.lock().await.is_some()
     }
 
     /// Forget the connection (after an error that suggests the engine went away).
@@ -329,6 +338,7 @@ impl Engine {
                         .and_then(|g| g.parse().ok())
                         .unwrap_or(0),
                     running: c.state.map(|s| s.to_string()) == Some("running".into()),
+                    session: labels.get(LABEL_SESSION).cloned(),
                 })
             })
             .collect())

@@ -1,13 +1,16 @@
-//! The container runtime of a ServerActor: create, attach and start a container for a run,
-//! stop it with the engine's grace period, react to the engine's events, and adopt a
-//! container that a previous daemon left running.
+//! The container runtime of a ServerActor: create, attach and start a container for a run
+//! (and one for each per-session instance), stop it with the engine's grace period, react
+//! to the engine's events, and adopt a container that a previous daemon left running.
+//! Per-session containers are never adopted: their sessions ended with the daemon.
 
-use super::{Handle, ServerActor, log_pipe, protocol_channel, short_id};
+use super::instances::{Handshake, InstanceContainerCreated, InstanceExited, session_prefix};
+use super::{Handle, ServerActor, log_pipe_tagged, protocol_channel, short_id};
 use crate::logs::Source;
 use crate::mcp::McpSession;
 use crate::model::Transport;
 use crate::runtime::docker::{
-    ContainerSpec, LABEL_GENERATION, LABEL_INSTANCE, LABEL_NAME, LABEL_SERVER, Publish,
+    ContainerSpec, LABEL_GENERATION, LABEL_INSTANCE, LABEL_NAME, LABEL_SERVER, LABEL_SESSION,
+    Publish,
 };
 use crate::state::{ExitInfo, Status};
 use actix::prelude::*;
@@ -37,13 +40,18 @@ pub struct ContainerEvent(pub crate::runtime::docker::ContainerEvent);
 pub struct CheckContainer;
 
 impl ServerActor {
-    fn container_spec(&self, generation: u64) -> ContainerSpec {
+    /// The container of run `generation`, or of the per-session instance of `session`
+    /// under that run.
+    fn container_spec(&self, generation: u64, session: Option<&str>) -> ContainerSpec {
         let r = &self.rec;
         let mut labels = HashMap::new();
         labels.insert(LABEL_INSTANCE.to_string(), self.deps.instance_id.clone());
         labels.insert(LABEL_SERVER.to_string(), r.id.clone());
         labels.insert(LABEL_NAME.to_string(), r.name.clone());
         labels.insert(LABEL_GENERATION.to_string(), generation.to_string());
+        if let Some(session) = session {
+            labels.insert(LABEL_SESSION.to_string(), session.to_string());
+        }
         // Container env: the user's only. The host-process markers must not enter a
         // container, or the orphan sweep would take its processes for ours.
         let env = r
@@ -53,23 +61,37 @@ impl ServerActor {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let instance_short: String = self.deps.instance_id.chars().take(8).collect();
+        let mut name = format!("mcpm-{instance_short}-{}-{generation}", r.name);
+        if let Some(session) = session {
+            // Session ids are visible ASCII; the engine takes [a-zA-Z0-9_.-] in names.
+            name.push_str("-s");
+            name.extend(
+                session
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .take(12),
+            );
+        }
         ContainerSpec {
-            name: format!("mcpm-{instance_short}-{}-{generation}", r.name),
+            name,
             image: r.image.clone().unwrap_or_default(),
             entrypoint: r.command.clone().map(|c| vec![c]),
             cmd: (!r.args.is_empty()).then(|| r.args.clone()),
             env,
             labels,
-            ports: r
-                .settings
-                .published(r.port)
-                .iter()
-                .map(|p| Publish {
-                    container_port: p.container_port,
-                    host_port: p.host_port(),
-                    host_ip: p.host_ip().to_string(),
-                })
-                .collect(),
+            // The run's container holds the host ports: a session's would fail to bind them.
+            ports: if session.is_some() {
+                vec![]
+            } else {
+                r.settings.published(r.port)
+            }
+            .iter()
+            .map(|p| Publish {
+                container_port: p.container_port,
+                host_port: p.host_port(),
+                host_ip: p.host_ip().to_string(),
+            })
+            .collect(),
             memory_bytes: r
                 .settings
                 .memory_mb
@@ -87,7 +109,7 @@ impl ServerActor {
         self.rec.generation = generation;
         self.rec.last_error = None;
         let engine = self.deps.engine.clone();
-        let spec = self.container_spec(generation);
+        let spec = self.container_spec(generation, None);
         let image = spec.image.clone();
         let stdio = self.rec.transport == Transport::Stdio;
         let server_id = self.rec.id.clone();
@@ -132,7 +154,7 @@ impl ServerActor {
             } else {
                 Resume::Http(url, deadline)
             };
-            session_over(output, input, &server_id, logs, how).await
+            session_over(output, input, &server_id, logs, how, None).await
         });
         self.begin_run(
             ctx,
@@ -187,6 +209,11 @@ impl ServerActor {
     /// Compares the run's container with what the engine says; a container that is gone or
     /// not running ends the run.
     fn check_container(&mut self, ctx: &mut Context<Self>) {
+        for (session_id, nonce, id) in self.instance_containers() {
+            let engine = self.deps.engine.clone();
+            let addr = ctx.address();
+            actix::spawn(report_exit(engine, id, addr, session_id, nonce));
+        }
         let Some(run) = self.run.as_ref() else {
             return;
         };
@@ -226,6 +253,76 @@ impl ServerActor {
         );
     }
 
+    /// Starts the container of a per-session instance (the run's image is present, so no
+    /// pull) and returns its handshake. A start that fails removes what it created, so a
+    /// failed handshake leaves no container behind.
+    pub(super) fn start_session_container(
+        &self,
+        session_id: &str,
+        nonce: u64,
+        generation: u64,
+        ctx: &mut Context<Self>,
+    ) -> Handshake {
+        let engine = self.deps.engine.clone();
+        let spec = self.container_spec(generation, Some(session_id));
+        let server_id = self.rec.id.clone();
+        let logs = self.deps.logs.clone();
+        let deadline = self.start_deadline();
+        let timeout = self.rec.settings.start_timeout_secs;
+        let addr = ctx.address();
+        let session_id = session_id.to_string();
+        Box::pin(async move {
+            let id = engine.create(spec).await?;
+            addr.do_send(InstanceContainerCreated {
+                session_id: session_id.clone(),
+                nonce,
+                id: id.clone(),
+            });
+            let prefix = session_prefix(&session_id);
+            let start = async {
+                let (output, input) = engine.attach(&id).await?;
+                engine.start(&id).await?;
+                session_over(
+                    output,
+                    input,
+                    &server_id,
+                    logs,
+                    Resume::Handshake,
+                    Some(prefix),
+                )
+                .await
+            };
+            let result = tokio::time::timeout_at(deadline.into(), start)
+                .await
+                .unwrap_or_else(|_| Err(format!("no MCP handshake within {timeout}s")));
+            if result.is_err() {
+                let _ = engine.remove(&id).await;
+            }
+            result
+        })
+    }
+
+    /// The engine's stop of a per-session container. Its `die` event reports the exit; so
+    /// does the state found once the stop returns, in case the event stream missed it.
+    pub(super) fn stop_session_container(
+        &self,
+        id: String,
+        session_id: String,
+        nonce: u64,
+        grace: Duration,
+        ctx: &mut Context<Self>,
+    ) {
+        let engine = self.deps.engine.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            if let Err(e) = engine.stop(&id, grace).await {
+                tracing::warn!(error = %e, "per-session container stop");
+                let _ = engine.kill(&id).await;
+            }
+            report_exit(engine, id, addr, session_id, nonce).await;
+        });
+    }
+
     /// Finds this server's containers left by a previous daemon: adopts a running one when
     /// the desired state is running, removes the rest. Falls back to a fresh start.
     pub(super) fn reconcile_containers(&mut self, ctx: &mut Context<Self>) {
@@ -242,7 +339,9 @@ impl ServerActor {
                     .collect();
                 mine.sort_by_key(|c| std::cmp::Reverse(c.generation));
                 let adopt = if want_running {
-                    mine.iter().position(|c| c.running).map(|i| mine.remove(i))
+                    mine.iter()
+                        .position(|c| c.running && c.session.is_none())
+                        .map(|i| mine.remove(i))
                 } else {
                     None
                 };
@@ -303,7 +402,7 @@ impl ServerActor {
             } else {
                 Resume::Http(url, deadline)
             };
-            session_over(output, input, &server_id, logs, how).await
+            session_over(output, input, &server_id, logs, how, None).await
         });
         self.begin_run(
             ctx,
@@ -344,6 +443,23 @@ impl Handler<ContainerEvent> for ServerActor {
     type Result = ();
     fn handle(&mut self, msg: ContainerEvent, ctx: &mut Self::Context) {
         let ev = msg.0;
+        if let Some((session_id, nonce)) = self.instance_of_container(&ev.container_id) {
+            if ev.action == "die" {
+                self.on_instance_exit(
+                    InstanceExited {
+                        session_id,
+                        nonce,
+                        exit: ExitInfo {
+                            code: ev.exit_code.and_then(|c| i32::try_from(c).ok()),
+                            signal: None,
+                            at: self.now(),
+                        },
+                    },
+                    ctx,
+                );
+            }
+            return;
+        }
         let Some(run) = self.run.as_mut() else {
             return;
         };
@@ -353,19 +469,34 @@ impl Handler<ContainerEvent> for ServerActor {
         match ev.action.as_str() {
             "oom" => run.oom = true,
             "die" => {
-                let generation = run.generation;
+                let (generation, oom) = (run.generation, run.oom);
                 let at = self.now();
-                self.on_exit(
-                    super::ChildExited {
-                        generation,
-                        exit: ExitInfo {
-                            code: ev.exit_code.and_then(|c| i32::try_from(c).ok()),
-                            signal: None,
-                            at,
-                        },
-                    },
-                    ctx,
-                );
+                let exit = ExitInfo {
+                    code: ev.exit_code.and_then(|c| i32::try_from(c).ok()),
+                    signal: None,
+                    at,
+                };
+                // The engine does not always send `oom` before `die` (cgroup v2 reports it
+                // late or not at all), so a SIGKILL exit asks the container's own record.
+                if exit.code == Some(137) && !oom {
+                    let engine = self.deps.engine.clone();
+                    let id = ev.container_id.clone();
+                    ctx.spawn(
+                        async move { engine.inspect(&id).await }
+                            .into_actor(self)
+                            .map(move |state, act, ctx| {
+                                if let (Ok(s), Some(run)) = (state, act.run.as_mut())
+                                    && s.oom_killed
+                                    && run.generation == generation
+                                {
+                                    run.oom = true;
+                                }
+                                act.on_exit(super::ChildExited { generation, exit }, ctx);
+                            }),
+                    );
+                } else {
+                    self.on_exit(super::ChildExited { generation, exit }, ctx);
+                }
             }
             _ => {}
         }
@@ -397,13 +528,16 @@ async fn session_over(
     server_id: &str,
     logs: Option<crate::logs::LogSender>,
     how: Resume,
+    stderr_prefix: Option<String>,
 ) -> Result<McpSession, String> {
     let (stdout, stderr) = demux(output);
-    tokio::spawn(log_pipe(
+    tokio::spawn(log_pipe_tagged(
         stderr,
         Source::Stderr,
         server_id.to_string(),
         logs.clone(),
+        stderr_prefix,
+        false,
     ));
     match how {
         Resume::Handshake => {
@@ -415,7 +549,7 @@ async fn session_over(
             McpSession::resume_stdio(server_id, logs, from_pump, input, &info).await
         }
         Resume::Http(url, deadline) => {
-            tokio::spawn(log_pipe(
+            tokio::spawn(super::log_pipe(
                 stdout,
                 Source::Stdout,
                 server_id.to_string(),
@@ -424,6 +558,37 @@ async fn session_over(
             drop(input);
             McpSession::connect_http(server_id, logs, &url, deadline).await
         }
+    }
+}
+
+/// The exit code of a container that is not running (`Some(None)` when the engine no
+/// longer knows it); `None` while it runs.
+async fn exited(engine: &crate::runtime::docker::Engine, id: &str) -> Option<Option<i32>> {
+    match engine.inspect(id).await {
+        Ok(s) if s.running => None,
+        Ok(s) => Some(s.exit_code.and_then(|c| i32::try_from(c).ok())),
+        Err(_) => Some(None),
+    }
+}
+
+/// Tells the actor that a per-session container has exited, once the engine says so.
+async fn report_exit(
+    engine: crate::runtime::docker::Engine,
+    id: String,
+    addr: actix::Addr<ServerActor>,
+    session_id: String,
+    nonce: u64,
+) {
+    if let Some(code) = exited(&engine, &id).await {
+        addr.do_send(InstanceExited {
+            session_id,
+            nonce,
+            exit: ExitInfo {
+                code,
+                signal: None,
+                at: chrono::Utc::now(),
+            },
+        });
     }
 }
 

@@ -1,18 +1,22 @@
 //! Per-session instances (`isolation: "per-session"`): one more child of the server's
-//! command for each gateway client session, on top of the server's own run.
+//! command (or one more container of its image) for each gateway client session, on top of
+//! the server's own run.
 //!
 //! The ServerActor owns them, as it owns its run: a map gateway session id → instance,
 //! each tagged with the generation of the run it was spawned under. The gateway asks for
 //! one at the client's `initialize` ([`OpenInstance`]) and gives it back when the session
-//! ends ([`EndInstance`]: DELETE, idle expiry, daemon shutdown). Each instance is spawned
-//! exactly as the run is (`ServerActor::spawn_command`), its stdout goes through a router
-//! of its own (the same `McpSession::connect_stdio` handshake as the run), its stderr into
-//! the server's log behind a `[session xxxxxxxx]` marker, and a wait task reaps it and
-//! reports [`InstanceExited`].
+//! ends ([`EndInstance`]: DELETE, idle expiry, daemon shutdown). A process instance is
+//! spawned exactly as the run is (`ServerActor::spawn_command`) and a wait task reaps it; a
+//! container instance is created from the run's spec with the session in its labels
+//! (`ServerActor::start_session_container`) and its exit comes as the engine's `die` event.
+//! Either way its stdout goes through a router of its own (the same
+//! `McpSession::connect_stdio` handshake as the run), its stderr into the server's log
+//! behind a `[session xxxxxxxx]` marker, and its end is reported as [`InstanceExited`].
 //!
-//! Shutdown: an instance is stopped like a run (stdin closed, SIGTERM to its group, SIGKILL
-//! after the grace period); all of them are stopped when the run stops, restarts, crashes,
-//! or the server is deleted, and `Shutdown`/`Delete` wait until every one is reaped.
+//! Shutdown: an instance is stopped like a run (stdin closed, then SIGTERM to its group and
+//! SIGKILL after the grace period, or the engine's stop with that grace; a container is
+//! removed once it exited); all of them are stopped when the run stops, restarts, crashes,
+//! or the server is deleted, and `Shutdown`/`Delete` wait until every one has ended.
 
 use super::{ServerActor, log_pipe_tagged, protocol_channel, stop_group, wait_child};
 use crate::error::{AppError, AppResult};
@@ -25,6 +29,7 @@ use actix::prelude::*;
 use nix::sys::signal::Signal;
 use rmcp::model::ServerPeerInfo;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -32,12 +37,16 @@ use tokio::sync::oneshot;
 /// gets an error, it does not fork the machine.
 pub const MAX_SESSION_INSTANCES: usize = 32;
 
+/// Tells instances apart, so that the exit of an earlier instance of the same session id
+/// (or a duplicate report of one exit) finds nothing to end.
+static NONCES: AtomicU64 = AtomicU64::new(1);
+
 /// One per-session child.
 pub(super) struct Instance {
     /// The server run it belongs to; it does not outlive that run.
     generation: u64,
-    pid: u32,
-    pgid: i32,
+    nonce: u64,
+    what: Runs,
     started: Instant,
     /// Set once its handshake is done.
     session: Option<McpSession>,
@@ -45,8 +54,34 @@ pub(super) struct Instance {
     stop_timers: Vec<SpawnHandle>,
 }
 
+/// What an instance runs as.
+pub(super) enum Runs {
+    Process {
+        pid: u32,
+        pgid: i32,
+    },
+    /// `None` until the engine has created it.
+    Container {
+        id: Option<String>,
+    },
+}
+
+impl Runs {
+    fn describe(&self) -> String {
+        match self {
+            Runs::Process { pid, .. } => format!("pid {pid}"),
+            Runs::Container { id } => format!(
+                "container {}",
+                id.as_deref()
+                    .map(super::short_id)
+                    .unwrap_or("(not created)")
+            ),
+        }
+    }
+}
+
 /// An instance's MCP handshake in progress.
-type Handshake = futures::future::LocalBoxFuture<'static, Result<McpSession, String>>;
+pub(super) type Handshake = futures::future::LocalBoxFuture<'static, Result<McpSession, String>>;
 
 /// The short form of a gateway session id used in log lines.
 fn tag(session_id: &str) -> &str {
@@ -65,7 +100,7 @@ impl ServerActor {
         &mut self,
         session_id: &str,
         ctx: &mut Context<Self>,
-    ) -> AppResult<(u64, u32, Handshake)> {
+    ) -> AppResult<(u64, u64, Handshake)> {
         if self.rec.settings.isolation != Isolation::PerSession {
             return Err(AppError::Conflict(format!(
                 "{} does not have isolation per-session",
@@ -90,6 +125,44 @@ impl ServerActor {
                 "session {session_id} already has an instance"
             )));
         }
+        let nonce = NONCES.fetch_add(1, Ordering::Relaxed);
+        let short = tag(session_id).to_string();
+        let (what, handshake) = if self.rec.kind == crate::model::ServerType::Container {
+            self.log(
+                "info",
+                format!(
+                    "starting a container for gateway session {short} (per-session instance of run {generation})"
+                ),
+            );
+            let handshake = self.start_session_container(session_id, nonce, generation, ctx);
+            (Runs::Container { id: None }, handshake)
+        } else {
+            self.spawn_instance_process(session_id, nonce, generation, ctx)?
+        };
+        self.instances.insert(
+            session_id.to_string(),
+            Instance {
+                generation,
+                nonce,
+                what,
+                started: Instant::now(),
+                session: None,
+                stopping: false,
+                stop_timers: vec![],
+            },
+        );
+        self.announce();
+        Ok((generation, nonce, handshake))
+    }
+
+    /// The process of a new instance, spawned as the run's is.
+    fn spawn_instance_process(
+        &mut self,
+        session_id: &str,
+        nonce: u64,
+        generation: u64,
+        ctx: &mut Context<Self>,
+    ) -> AppResult<(Runs, Handshake)> {
         let (program, spawned) = self.spawn_command().map_err(AppError::Unprocessable)?;
         let crate::runtime::process::Spawned {
             child,
@@ -100,7 +173,7 @@ impl ServerActor {
             stderr,
             stderr_roomy,
         } = spawned;
-        let short = tag(session_id).to_string();
+        let short = tag(session_id);
         self.log(
             "info",
             format!(
@@ -114,7 +187,7 @@ impl ServerActor {
             let exit = wait_child(child).await;
             addr.do_send(InstanceExited {
                 session_id: sid,
-                pid,
+                nonce,
                 exit,
             });
         });
@@ -123,7 +196,7 @@ impl ServerActor {
             Source::Stderr,
             self.rec.id.clone(),
             self.deps.logs.clone(),
-            Some(format!("[session {short}] ")),
+            Some(session_prefix(session_id)),
             stderr_roomy,
         ));
         let server_id = self.rec.id.clone();
@@ -137,27 +210,14 @@ impl ServerActor {
                 .await
                 .unwrap_or_else(|_| Err(format!("no MCP handshake within {timeout}s")))
         });
-        self.instances.insert(
-            session_id.to_string(),
-            Instance {
-                generation,
-                pid,
-                pgid,
-                started: Instant::now(),
-                session: None,
-                stopping: false,
-                stop_timers: vec![],
-            },
-        );
-        self.announce();
-        Ok((generation, pid, handshake))
+        Ok((Runs::Process { pid, pgid }, handshake))
     }
 
     fn on_instance_handshake(
         &mut self,
         session_id: &str,
         generation: u64,
-        pid: u32,
+        nonce: u64,
         result: Result<McpSession, String>,
         ctx: &mut Context<Self>,
     ) -> AppResult<InstanceReady> {
@@ -166,7 +226,7 @@ impl ServerActor {
         let instance = self
             .instances
             .get_mut(session_id)
-            .filter(|i| i.pid == pid && !i.stopping && current);
+            .filter(|i| i.nonce == nonce && !i.stopping && current);
         match (instance, result) {
             (Some(instance), Ok(session)) => {
                 let upstream = session
@@ -191,6 +251,23 @@ impl ServerActor {
                 );
                 self.log("warn", reason.clone());
                 self.stop_instance(session_id, ctx);
+                // A container instance whose start failed is gone already (its start
+                // removes what it created): nothing will report an exit.
+                if self
+                    .instances
+                    .get(session_id)
+                    .is_some_and(|i| i.nonce == nonce && matches!(i.what, Runs::Container { .. }))
+                {
+                    ctx.notify(InstanceExited {
+                        session_id: session_id.to_string(),
+                        nonce,
+                        exit: ExitInfo {
+                            code: None,
+                            signal: None,
+                            at: self.now(),
+                        },
+                    });
+                }
                 Err(AppError::Upstream(reason))
             }
         }
@@ -207,15 +284,69 @@ impl ServerActor {
         if let Some(session) = instance.session.take() {
             actix::spawn(session.close());
         }
-        let (sid, pid) = (session_id.to_string(), instance.pid);
-        let who = format!(
-            "per-session instance pid {pid} (session {}) ",
-            tag(session_id)
-        );
-        let timers = stop_group(ctx, instance.pgid, grace, &who, move |act| {
-            act.instances.get(&sid).is_some_and(|i| i.pid == pid)
-        });
-        instance.stop_timers.extend(timers);
+        let (sid, nonce) = (session_id.to_string(), instance.nonce);
+        match &instance.what {
+            Runs::Process { pid, pgid } => {
+                let who = format!(
+                    "per-session instance pid {pid} (session {}) ",
+                    tag(session_id)
+                );
+                let timers = stop_group(ctx, *pgid, grace, &who, move |act| {
+                    act.instances.get(&sid).is_some_and(|i| i.nonce == nonce)
+                });
+                instance.stop_timers.extend(timers);
+            }
+            Runs::Container { id: Some(id) } => {
+                let id = id.clone();
+                self.stop_session_container(id, sid, nonce, grace, ctx);
+            }
+            // Its start is still creating it: the container is stopped as soon as it exists
+            // (`InstanceContainerCreated`).
+            Runs::Container { id: None } => {}
+        }
+    }
+
+    /// A container of a per-session instance was created; stopped at once when its session
+    /// ended meanwhile.
+    fn on_instance_container(&mut self, msg: InstanceContainerCreated, ctx: &mut Context<Self>) {
+        let grace = Duration::from_secs_f64(self.rec.settings.stop_grace_secs);
+        let Some(instance) = self
+            .instances
+            .get_mut(&msg.session_id)
+            .filter(|i| i.nonce == msg.nonce)
+        else {
+            // Its instance is gone already: so is the container.
+            let engine = self.deps.engine.clone();
+            actix::spawn(async move {
+                let _ = engine.remove(&msg.id).await;
+            });
+            return;
+        };
+        instance.what = Runs::Container {
+            id: Some(msg.id.clone()),
+        };
+        if instance.stopping {
+            self.stop_session_container(msg.id, msg.session_id, msg.nonce, grace, ctx);
+        }
+    }
+
+    /// The instance whose container is `container_id`, if any.
+    pub(super) fn instance_of_container(&self, container_id: &str) -> Option<(String, u64)> {
+        self.instances.iter().find_map(|(sid, i)| match &i.what {
+            Runs::Container { id: Some(id) } if id == container_id => Some((sid.clone(), i.nonce)),
+            _ => None,
+        })
+    }
+
+    /// The containers of the per-session instances, for a check against the engine.
+    pub(super) fn instance_containers(&self) -> Vec<(String, u64, String)> {
+        self.instances
+            .iter()
+            .filter_map(|(sid, i)| match &i.what {
+                Runs::Container { id: Some(id) } => Some((sid.clone(), i.nonce, id.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Stops every instance (the run they belong to ends, or the server goes away).
@@ -237,16 +368,31 @@ impl ServerActor {
         rx
     }
 
-    fn on_instance_exit(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
-        let Some(instance) = self
-            .instances
-            .remove(&msg.session_id)
-            .filter(|i| i.pid == msg.pid)
-        else {
+    pub(super) fn on_instance_exit(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
+        // Not this one when the nonce differs: an earlier instance's late report.
+        if self.instances.get(&msg.session_id).map(|i| i.nonce) != Some(msg.nonce) {
+            return;
+        }
+        let Some(instance) = self.instances.remove(&msg.session_id) else {
             return;
         };
-        // Whatever it left in its group ends with it.
-        crate::runtime::process::signal_group(instance.pgid, Signal::SIGKILL);
+        match &instance.what {
+            // Whatever it left in its group ends with it.
+            Runs::Process { pgid, .. } => {
+                crate::runtime::process::signal_group(*pgid, Signal::SIGKILL);
+            }
+            // Our containers do not outlive their instance.
+            Runs::Container { id: Some(id) } => {
+                let engine = self.deps.engine.clone();
+                let id = id.clone();
+                actix::spawn(async move {
+                    if let Err(e) = engine.remove(&id).await {
+                        tracing::warn!(error = %e, "removing a per-session container");
+                    }
+                });
+            }
+            Runs::Container { id: None } => {}
+        }
         for h in instance.stop_timers {
             ctx.cancel_future(h);
         }
@@ -265,8 +411,8 @@ impl ServerActor {
                 "warn"
             },
             format!(
-                "per-session instance pid {} (gateway session {}, run {}) {how}: {} after {:.1}s",
-                msg.pid,
+                "per-session instance {} (gateway session {}, run {}) {how}: {} after {:.1}s",
+                instance.what.describe(),
                 tag(&msg.session_id),
                 instance.generation,
                 msg.exit.describe(),
@@ -309,10 +455,10 @@ impl Handler<OpenInstance> for ServerActor {
     fn handle(&mut self, msg: OpenInstance, ctx: &mut Self::Context) -> Self::Result {
         match self.spawn_instance(&msg.session_id, ctx) {
             Err(e) => Box::pin(fut::ready(Err(e))),
-            Ok((generation, pid, handshake)) => {
+            Ok((generation, nonce, handshake)) => {
                 let sid = msg.session_id;
                 Box::pin(handshake.into_actor(self).map(move |result, act, ctx| {
-                    act.on_instance_handshake(&sid, generation, pid, result, ctx)
+                    act.on_instance_handshake(&sid, generation, nonce, result, ctx)
                 }))
             }
         }
@@ -333,13 +479,35 @@ impl Handler<EndInstance> for ServerActor {
     }
 }
 
-/// The instance of `session_id` (process `pid`) exited; its wait task reaped it.
+/// The instance `nonce` of `session_id` ended: its process was reaped, or its container
+/// died (or was found not running).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct InstanceExited {
     pub session_id: String,
-    pub pid: u32,
+    pub nonce: u64,
     pub exit: ExitInfo,
+}
+
+/// The engine created the container of instance `nonce` of `session_id`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InstanceContainerCreated {
+    pub session_id: String,
+    pub nonce: u64,
+    pub id: String,
+}
+
+impl Handler<InstanceContainerCreated> for ServerActor {
+    type Result = ();
+    fn handle(&mut self, msg: InstanceContainerCreated, ctx: &mut Self::Context) {
+        self.on_instance_container(msg, ctx);
+    }
+}
+
+/// The marker in front of an instance's stderr lines in the server's log.
+pub(super) fn session_prefix(session_id: &str) -> String {
+    format!("[session {}] ", tag(session_id))
 }
 
 impl Handler<InstanceExited> for ServerActor {

@@ -338,7 +338,7 @@ function ServerForm({ initial, editing }: { initial: FormState; editing?: Server
             />
             Start on demand (a client's call starts it when stopped)
           </label>
-          <Field label="Isolation" htmlFor={`${id}-isolation`} error={errors.isolation} hint="Per session: one server process per client session, for servers that keep per-user state.">
+          <Field label="Isolation" htmlFor={`${id}-isolation`} error={errors.isolation} hint="Per session: each client session gets a server of its own (a process or container), for servers that keep per-user state.">
             <select id={`${id}-isolation`} data-field="isolation" className={inputClass} value={f.isolation} onChange={(e) => set('isolation', e.target.value as Isolation)}>
               <option value="shared">shared: every client uses one server</option>
               <option value="per-session">per-session: one server per client session</option>
