@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::mcp::Client;
 use common::{Daemon, repo};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -31,76 +32,6 @@ async fn daemon_with_fixture() -> Daemon {
     d.wait_status(NAME, "running", Duration::from_secs(60))
         .await;
     d
-}
-
-/// One MCP session on `/mcp/{name}`; answers as JSON or SSE.
-struct Client {
-    http: reqwest::Client,
-    url: String,
-    session: Option<String>,
-}
-
-impl Client {
-    async fn connect(d: &Daemon, name: &str) -> Client {
-        let mut c = Client {
-            http: d.http.clone(),
-            url: format!("http://127.0.0.1:{}/mcp/{name}", d.port),
-            session: None,
-        };
-        let resp = c
-            .http
-            .post(&c.url)
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({
-                "jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "metrics-test", "version": "0"}
-                }
-            }))
-            .send()
-            .await
-            .expect("initialize");
-        c.session = resp
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        assert!(c.session.is_some(), "no session id");
-        c.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        c
-    }
-
-    /// The final JSON-RPC message of the answer (the last SSE event, or the JSON body).
-    async fn post(&self, body: Value) -> Option<Value> {
-        let resp = self
-            .http
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .header("mcp-session-id", self.session.clone().unwrap_or_default())
-            .json(&body)
-            .send()
-            .await
-            .expect("post");
-        let text = resp.text().await.expect("body");
-        let from_sse = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .rev()
-            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .next();
-        from_sse.or_else(|| serde_json::from_str(&text).ok())
-    }
-
-    async fn call_tool(&self, id: u64, tool: &str) -> Value {
-        self.post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": tool, "arguments": {}}}))
-            .await
-            .expect("an answer")
-    }
 }
 
 /// `/metrics` parsed by prometheus_client: `(family name, type, [(sample name, labels,
@@ -156,7 +87,8 @@ fn sample(families: &Value, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_calls_through_the_gateway_are_counted() {
     let d = daemon_with_fixture().await;
-    let c = Client::connect(&d, NAME).await;
+    let mut c = Client::new(&d, NAME);
+    assert_eq!(c.initialize().await.status, 200);
     // Calls per tool: (tool, calls, of which errors).
     const OK: (&str, u64) = ("test_simple_text", 7);
     const TOOL_ERROR: (&str, u64) = ("test_error_handling", 4);
@@ -164,7 +96,7 @@ async fn tool_calls_through_the_gateway_are_counted() {
     let mut id = 1;
     for (tool, n) in [OK, TOOL_ERROR, UNKNOWN] {
         for _ in 0..n {
-            let a = c.call_tool(id, tool).await;
+            let a = c.tool(id, tool, json!({})).await;
             assert_eq!(a["id"], id, "{a}");
             if tool == OK.0 {
                 assert!(a["result"]["isError"] != true, "{a}");
@@ -183,7 +115,7 @@ async fn tool_calls_through_the_gateway_are_counted() {
     }
     // A tool name that needs escaping in the text format.
     const ODD: &str = "odd \"tool\" \\ name\nline";
-    let a = c.call_tool(id, ODD).await;
+    let a = c.tool(id, ODD, json!({})).await;
     assert!(
         a["error"].is_object() || a["result"]["isError"] == true,
         "{a}"
@@ -191,10 +123,9 @@ async fn tool_calls_through_the_gateway_are_counted() {
     id += 1;
     // Other methods are counted per method.
     for _ in 0..2 {
-        let a = c
-            .post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}))
-            .await
-            .expect("tools/list");
+        let a = c.call(id, "tools/list", json!({})).await;
+        assert_eq!(a.status, 200, "{:?}", a.messages);
+        let a = a.messages.last().expect("tools/list");
         assert!(a["result"]["tools"].is_array(), "{a}");
         id += 1;
     }
