@@ -6,13 +6,17 @@
 //! connects, [`Engine`]), the data dir, the bind address, the store's schema version (read
 //! only, judged by the daemon's own [`db::refuse_newer`]) and the free disk. It changes
 //! nothing (the write test's file is removed at once). Each check ends as OK, WARN (works, with a caveat) or FAIL (something `serve` or a
-//! kind of server cannot do); any FAIL makes the exit code 1.
+//! kind of server cannot do); any FAIL makes the exit code 1. When the store holds servers,
+//! they decide: a missing tool or engine fails only when a stored server needs it (and the
+//! report names them), and each stored command is resolved as its start would resolve it.
 
 use crate::config::{self, ServeArgs};
 use crate::db;
+use crate::model::{ServerRecord, ServerType};
 use crate::runtime::docker::{Engine, engine_address};
-use crate::runtime::process::resolve_command;
+use crate::runtime::process::{check_working_directory, effective_path, resolve_command};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -154,12 +158,23 @@ pub async fn run(
         settings_error.as_deref(),
     )];
     let path = std::env::var("PATH").ok();
-    let (tools, docker, port) = tokio::join!(tools(path.as_deref()), docker(), port(args.bind));
+    // Without stored servers (no store yet, or an empty one) each check keeps its general
+    // severity: it then tells what a kind of server would need.
+    let stored = stored_servers(&data_dir).filter(|s| !s.is_empty());
+    let needs = stored.as_deref().map(Needs::of);
+    let (tools, docker, port) = tokio::join!(
+        tools(path.as_deref(), needs.as_ref()),
+        docker(needs.as_ref().map(|n| n.of_tool("docker"))),
+        port(args.bind)
+    );
     checks.extend(tools);
     checks.push(docker);
     checks.push(data_dir_check(&data_dir));
     checks.push(port);
     checks.push(store(&data_dir));
+    if let Some(servers) = &stored {
+        checks.push(commands(servers));
+    }
     checks.push(disk(&data_dir));
     Report {
         settings: Checked {
@@ -241,20 +256,95 @@ const TOOLS: [Tool; 5] = [
     },
 ];
 
-async fn tools(path: Option<&str>) -> Vec<Check> {
-    futures::future::join_all(TOOLS.iter().map(|t| tool(t, path))).await
+/// What the stored servers need of this machine: for each tool (and `docker`), the servers
+/// that use it. With it, a missing tool fails only when a server needs it: a machine that
+/// runs Python servers alone is healthy without Node.js or Docker.
+struct Needs(BTreeMap<&'static str, Vec<String>>);
+
+impl Needs {
+    fn of(servers: &[ServerRecord]) -> Needs {
+        let mut by: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        for s in servers {
+            let tools: &[&'static str] = match s.kind {
+                ServerType::Container => &["docker"],
+                ServerType::Remote => &[],
+                _ => {
+                    let program = s.command.as_deref().map(Path::new);
+                    match program.and_then(Path::file_name).and_then(|n| n.to_str()) {
+                        // npx is a Node.js script.
+                        Some("npx") => &["npx", "node"],
+                        Some("node") => &["node"],
+                        Some("python3") => &["python3"],
+                        Some("uvx") => &["uvx"],
+                        Some("uv") => &["uv"],
+                        _ => &[],
+                    }
+                }
+            };
+            for t in tools {
+                by.entry(t).or_default().push(s.name.clone());
+            }
+        }
+        Needs(by)
+    }
+
+    fn of_tool(&self, tool: &str) -> &[String] {
+        self.0.get(tool).map_or(&[], Vec::as_slice)
+    }
 }
 
-async fn tool(t: &Tool, path: Option<&str>) -> Check {
+/// `a, b and 3 more`: who needs a tool, short enough for one report line.
+fn names(servers: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut s = servers
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if servers.len() > SHOWN {
+        s += &format!(" and {} more", servers.len() - SHOWN);
+    }
+    s
+}
+
+/// How bad a missing tool or engine is: `general` without a store to judge by; a FAIL
+/// when stored servers need it (the detail names them); a WARN when none does.
+fn missing(
+    name: &'static str,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+    general: Status,
+    needed_by: Option<&[String]>,
+) -> Check {
+    let detail = detail.into();
+    let (status, detail) = match needed_by {
+        None => (general, detail),
+        Some([]) => (Status::Warn, format!("{detail}; no stored server needs it")),
+        Some(servers) => (
+            Status::Fail,
+            format!("{detail}; needed by {}", names(servers)),
+        ),
+    };
+    match status {
+        Status::Fail => Check::fail(name, detail, fix),
+        _ => Check::warn(name, detail, fix),
+    }
+}
+
+async fn tools(path: Option<&str>, needs: Option<&Needs>) -> Vec<Check> {
+    futures::future::join_all(
+        TOOLS
+            .iter()
+            .map(|t| tool(t, path, needs.map(|n| n.of_tool(t.name)))),
+    )
+    .await
+}
+
+async fn tool(t: &Tool, path: Option<&str>, needed_by: Option<&[String]>) -> Check {
     let found = match resolve_command(t.name, path, None) {
         Ok(p) => p,
-        Err(_) => {
-            let detail = "not found on PATH";
-            return match t.missing {
-                Status::Fail => Check::fail(t.name, detail, t.fix),
-                _ => Check::warn(t.name, detail, t.fix),
-            };
-        }
+        Err(_) => return missing(t.name, "not found on PATH", t.fix, t.missing, needed_by),
     };
     match version(&found).await {
         Ok(v) => Check::ok(t.name, format!("{v} ({})", found.display())),
@@ -292,7 +382,7 @@ fn first_line(bytes: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn docker() -> Check {
+async fn docker(needed_by: Option<&[String]>) -> Check {
     match Engine::default().version().await {
         Ok(v) => Check::ok(
             "docker",
@@ -308,9 +398,67 @@ async fn docker() -> Check {
             } else {
                 "start the Docker engine (`sudo systemctl start docker`), or set DOCKER_HOST to one that runs; container servers need it".to_string()
             };
-            Check::fail("docker", e, fix)
+            missing("docker", e, fix, Status::Fail, needed_by)
         }
     }
+}
+
+/// Every stored server the manager spawns: its command resolves on its PATH (the server's
+/// own `PATH` env when it sets one) and its working directory exists, as the start checks.
+fn commands(servers: &[ServerRecord]) -> Check {
+    const NAME: &str = "commands";
+    let spawned: Vec<&ServerRecord> = servers
+        .iter()
+        .filter(|s| !matches!(s.kind, ServerType::Container | ServerType::Remote))
+        .filter(|s| s.command.is_some())
+        .collect();
+    let problems: Vec<String> = spawned
+        .iter()
+        .filter_map(|s| {
+            let cwd = s.working_directory.as_deref().map(Path::new);
+            cwd.map_or(Ok(()), check_working_directory)
+                .and_then(|()| {
+                    let path = effective_path(&s.env);
+                    resolve_command(s.command.as_deref().unwrap_or(""), path.as_deref(), cwd)
+                })
+                .err()
+                .map(|e| format!("{}: {e}", s.name))
+        })
+        .collect();
+    match (spawned.len(), problems.len()) {
+        (0, _) => Check::ok(NAME, "no stored server runs a command on this machine"),
+        (n, 0) => Check::ok(
+            NAME,
+            format!(
+                "the command{} of {n} stored server{} found",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "" } else { "s" }
+            ),
+        ),
+        (_, _) => Check::fail(
+            NAME,
+            problems.join("; "),
+            "install what is missing, or correct the server's command or working directory (the UI's Edit, or PATCH /api/servers/NAME)",
+        ),
+    }
+}
+
+/// The servers in the store, read only; `None` without a store, or when it cannot be read
+/// as this build's (the `store` check says why).
+fn stored_servers(data_dir: &Path) -> Option<Vec<ServerRecord>> {
+    use crate::db::models::ServerRow;
+    use crate::db::schema::servers::dsl;
+    use diesel::prelude::*;
+    let path = data_dir.join("mcp-manager.db");
+    if !path.exists() {
+        return None;
+    }
+    let mut conn = open_read_only(&path).ok()?;
+    let rows = dsl::servers
+        .select(ServerRow::as_select())
+        .load(&mut conn)
+        .ok()?;
+    Some(rows.into_iter().map(ServerRecord::from_row).collect())
 }
 
 /// The data dir exists and takes a new file, or it does not exist yet and `serve` can create
@@ -496,14 +644,7 @@ fn applied_migrations(path: &Path) -> Result<Option<Vec<String>>, String> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         version: String,
     }
-    // A URI, so that `mode=ro` opens it read only; `?`, `#` and `%` in the path are escaped.
-    let escaped = path
-        .to_string_lossy()
-        .replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23");
-    let mut conn = diesel::sqlite::SqliteConnection::establish(&format!("file:{escaped}?mode=ro"))
-        .map_err(|e| e.to_string())?;
+    let mut conn = open_read_only(path)?;
     let tables: Vec<Name> =
         diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table'")
             .load(&mut conn)
@@ -522,6 +663,18 @@ fn applied_migrations(path: &Path) -> Result<Option<Vec<String>>, String> {
             .load(&mut conn)
             .map_err(|e| e.to_string())?;
     Ok(Some(versions.into_iter().map(|v| v.version).collect()))
+}
+
+fn open_read_only(path: &Path) -> Result<diesel::sqlite::SqliteConnection, String> {
+    use diesel::Connection;
+    // A URI, so that `mode=ro` opens it read only; `?`, `#` and `%` in the path are escaped.
+    let escaped = path
+        .to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23");
+    diesel::sqlite::SqliteConnection::establish(&format!("file:{escaped}?mode=ro"))
+        .map_err(|e| e.to_string())
 }
 
 /// Free space where the store lives (or will).
@@ -635,7 +788,7 @@ mod tests {
     async fn a_missing_tool_is_named_with_its_fix() {
         let empty = tempfile::tempdir().expect("tempdir");
         let path = empty.path().display().to_string();
-        let checks = tools(Some(&path)).await;
+        let checks = tools(Some(&path), None).await;
         let npx = checks.iter().find(|c| c.name == "npx").expect("npx");
         assert_eq!(npx.status, Status::Fail);
         assert!(npx.fix.as_deref().is_some_and(|f| f.contains("npm")));
@@ -648,6 +801,86 @@ mod tests {
         );
     }
 
+    fn server(def: serde_json::Value) -> ServerRecord {
+        let c: crate::model::ServerCreate = serde_json::from_value(def).expect("definition");
+        ServerRecord::from_create(c, chrono::Utc::now()).expect("valid")
+    }
+
+    #[test]
+    fn the_stored_servers_decide_which_missing_tool_fails() {
+        let servers = [
+            server(
+                serde_json::json!({"name": "fs", "command": "/usr/bin/npx", "args": ["-y", "x"]}),
+            ),
+            server(
+                serde_json::json!({"name": "time", "command": "uvx", "args": ["mcp-server-time"]}),
+            ),
+            server(serde_json::json!({"name": "ct", "type": "container", "image": "img"})),
+            server(serde_json::json!({"name": "own", "command": "./srv"})),
+        ];
+        let needs = Needs::of(&servers);
+        assert_eq!(needs.of_tool("npx"), ["fs"]);
+        assert_eq!(needs.of_tool("node"), ["fs"]);
+        assert_eq!(needs.of_tool("uvx"), ["time"]);
+        assert_eq!(needs.of_tool("docker"), ["ct"]);
+        assert!(needs.of_tool("python3").is_empty());
+
+        let needed = missing(
+            "npx",
+            "not found on PATH",
+            "fix",
+            Status::Warn,
+            Some(&["a".into()]),
+        );
+        assert_eq!(needed.status, Status::Fail);
+        assert_eq!(needed.detail, "not found on PATH; needed by a");
+        let unneeded = missing("npx", "not found on PATH", "fix", Status::Fail, Some(&[]));
+        assert_eq!(unneeded.status, Status::Warn);
+        assert_eq!(
+            unneeded.detail,
+            "not found on PATH; no stored server needs it"
+        );
+        let general = missing("npx", "not found on PATH", "fix", Status::Fail, None);
+        assert_eq!(general.status, Status::Fail);
+        assert_eq!(general.detail, "not found on PATH");
+        let many: Vec<String> = (1..=5).map(|i| format!("s{i}")).collect();
+        assert_eq!(names(&many), "s1, s2, s3 and 2 more");
+    }
+
+    #[test]
+    fn a_stored_command_that_does_not_resolve_fails_naming_its_server() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gone = dir.path().join("gone").display().to_string();
+        let servers = [
+            server(serde_json::json!({"name": "ok", "command": "sh"})),
+            server(serde_json::json!({"name": "ghost", "command": "surely-not-a-command-xyz"})),
+            server(serde_json::json!({"name": "lost", "command": "sh", "working_directory": gone})),
+            server(serde_json::json!({"name": "ct", "type": "container", "image": "img"})),
+        ];
+        let check = commands(&servers);
+        assert_eq!(check.status, Status::Fail, "{check:?}");
+        assert!(
+            check
+                .detail
+                .contains("ghost: command not found: surely-not-a-command-xyz"),
+            "{check:?}"
+        );
+        assert!(
+            check
+                .detail
+                .contains("lost: working directory does not exist"),
+            "{check:?}"
+        );
+        assert!(
+            !check.detail.contains("ok:") && !check.detail.contains("ct:"),
+            "{check:?}"
+        );
+        let fine = commands(&servers[..1]);
+        assert_eq!(fine.status, Status::Ok, "{fine:?}");
+        assert_eq!(fine.detail, "the command of 1 stored server found");
+        assert_eq!(commands(&servers[3..]).status, Status::Ok);
+    }
+
     #[tokio::test]
     async fn a_tool_on_path_is_ok_with_its_version() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -656,7 +889,7 @@ mod tests {
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
         let path = dir.path().display().to_string();
-        let node = tool(&TOOLS[0], Some(&path)).await;
+        let node = tool(&TOOLS[0], Some(&path), None).await;
         assert_eq!(node.status, Status::Ok, "{node:?}");
         assert!(node.detail.starts_with("v99.1.0 ("), "{node:?}");
     }

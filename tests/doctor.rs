@@ -225,3 +225,89 @@ fn a_store_from_a_newer_build_fails_with_the_message_serve_gives() {
         "the store is unchanged"
     );
 }
+
+/// The stored servers decide: a machine with Python alone is healthy for Python servers
+/// (missing Node.js and Docker are warnings), and fails once a stored server needs what
+/// is missing, naming that server; a stored command that does not resolve fails too.
+#[tokio::test]
+async fn the_stored_servers_decide_what_a_missing_tool_means() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    let path = path_with_only_python(&bin);
+    let mut d = Daemon::start();
+    d.create(serde_json::json!({"name": "py", "command": "python3", "args": ["-m", "srv"]}))
+        .await;
+    d.stop();
+    let data = d.dir.display().to_string();
+    let env = [
+        ("PATH", path.as_str()),
+        ("DOCKER_HOST", "unix:///nonexistent.sock"),
+    ];
+    let run = |env: &[(&str, &str)]| {
+        let out = doctor(&["--bind", "127.0.0.1:0", "--data-dir", &data], env);
+        (
+            out.status.code(),
+            text(&out),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+
+    let (code, all, stdout) = run(&env);
+    for tool in ["node", "npx"] {
+        let (l, fix) = line(&stdout, tool);
+        assert!(
+            l.starts_with("WARN") && l.contains("not found on PATH; no stored server needs it"),
+            "{all}"
+        );
+        assert!(fix.is_some_and(|f| f.contains("install")), "{all}");
+    }
+    let (docker, _) = line(&stdout, "docker");
+    assert!(
+        docker.starts_with("WARN") && docker.ends_with("no stored server needs it"),
+        "{all}"
+    );
+    let (commands, _) = line(&stdout, "commands");
+    assert!(
+        commands.starts_with("OK") && commands.contains("the command of 1 stored server found"),
+        "{all}"
+    );
+    assert_eq!(code, Some(0), "{all}");
+
+    // Servers that need what this machine lacks.
+    let mut d = Daemon::start_in(&d.dir);
+    for def in [
+        serde_json::json!({"name": "everything", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}),
+        serde_json::json!({"name": "ct", "type": "container", "image": "mcp-manager-test/py-fixture:latest"}),
+        serde_json::json!({"name": "ghost", "command": "surely-not-a-command-xyz"}),
+    ] {
+        d.create(def).await;
+    }
+    d.stop();
+    let (code, all, stdout) = run(&env);
+    assert_eq!(code, Some(1), "{all}");
+    for tool in ["node", "npx"] {
+        let (l, _) = line(&stdout, tool);
+        assert!(
+            l.starts_with("FAIL") && l.ends_with("not found on PATH; needed by everything"),
+            "{all}"
+        );
+    }
+    let (docker, _) = line(&stdout, "docker");
+    assert!(
+        docker.starts_with("FAIL") && docker.ends_with("needed by ct"),
+        "{all}"
+    );
+    let (commands, fix) = line(&stdout, "commands");
+    assert!(commands.starts_with("FAIL"), "{all}");
+    assert!(
+        commands.contains("everything: command not found: npx")
+            && commands.contains("ghost: command not found: surely-not-a-command-xyz")
+            && !commands.contains("py:"),
+        "{all}"
+    );
+    assert!(
+        fix.is_some_and(|f| f.contains("correct the server's command")),
+        "{all}"
+    );
+}
