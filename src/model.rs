@@ -120,8 +120,8 @@ pub enum Isolation {
     /// Every client session shares the server's one upstream session.
     #[default]
     Shared,
-    /// Each client session gets its own upstream process, for servers that keep
-    /// per-user state.
+    /// Each client session gets its own upstream process (or container, for a container
+    /// server), for servers that keep per-user state.
     PerSession,
 }
 
@@ -549,8 +549,8 @@ pub struct ServerView {
     /// A gateway call to the stopped server starts it.
     pub start_on_demand: bool,
     pub isolation: Isolation,
-    /// With isolation `per-session`: the upstream processes running now, one per gateway
-    /// client session (on top of the server's own instance).
+    /// With isolation `per-session`: the upstream processes (or containers) running now,
+    /// one per gateway client session (on top of the server's own instance).
     pub session_instances: u32,
     pub tools: ToolFilter,
     pub created_at: DateTime<Utc>,

@@ -933,8 +933,8 @@ export interface components {
             secret_env: string[];
             /**
              * Format: int32
-             * @description With isolation `per-session`: the upstream processes running now, one per gateway
-             *     client session (on top of the server's own instance).
+             * @description With isolation `per-session`: the upstream processes (or containers) running now,
+             *     one per gateway client session (on top of the server's own instance).
              */
             session_instances: number;
             /** @description A gateway call to the stopped server starts it. */
