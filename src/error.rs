@@ -17,6 +17,9 @@ pub enum AppError {
     Validation(String),
     #[error("{0}")]
     NotFound(String),
+    /// A path the API has, with a method it does not take; `allow` lists the ones it does.
+    #[error("{message}")]
+    MethodNotAllowed { message: String, allow: String },
     /// The request conflicts with the current state (duplicate name, illegal transition).
     #[error("{0}")]
     Conflict(String),
@@ -52,6 +55,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Validation(_) => "validation_failed",
             AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::Conflict(_) => "conflict",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::PayloadTooLarge(_) => "payload_too_large",
@@ -102,6 +106,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,7 +127,11 @@ impl ResponseError for AppError {
             }
             other => other.to_string(),
         };
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut answer = HttpResponse::build(self.status_code());
+        if let AppError::MethodNotAllowed { allow, .. } = self {
+            answer.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
+        }
+        answer.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_string(),
                 message,

@@ -145,6 +145,40 @@ async fn bad_input_gets_a_clear_4xx() {
     let (s, v) = d.req("DELETE", "/api/servers/renamed", None).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(d.get("/api/servers/renamed").await.0, 404);
+    // A path the API has, with a method it does not take: 405 naming the ones it takes,
+    // in the `Allow` header too; a path it does not have stays 404.
+    for (method, path, allow) in [
+        ("PUT", "/api/servers", "GET, POST"),
+        ("OPTIONS", "/api/servers", "GET, POST"),
+        ("PUT", "/api/servers/x", "GET, PATCH, DELETE"),
+        ("GET", "/api/servers/x/start", "POST"),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = d
+            .http
+            .request(m, format!("{}{path}", d.url))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let (s, v) = (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.unwrap_or_default(),
+        );
+        assert_error(
+            s,
+            &v,
+            405,
+            &format!("{method} {path} is not allowed; this path takes {allow}"),
+        );
+        assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    }
+    let (s, v) = raw(&d, "GET", "/api/nope", None, Vec::new()).await;
+    assert_error(s, &v, 404, "no route for GET /api/nope");
     // No 500 was ever answered, and the daemon never panicked.
     assert!(!d.log_text().contains("panicked"), "{}", d.log_text());
 }

@@ -18,7 +18,10 @@ use crate::actors::registry::Registry;
 use crate::db::Store;
 use crate::error::AppError;
 use actix::Addr;
-use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, web};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -71,6 +74,35 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     e.into()
 }
 
+/// The router's bare 405 (a resource without a route for the method) as our error body,
+/// keeping the `Allow` header it computed.
+fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let allow = res
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (req, _) = res.into_parts();
+    let answer = AppError::MethodNotAllowed {
+        message: format!(
+            "{} {} is not allowed; this path takes {}",
+            req.method(),
+            req.path(),
+            if allow.is_empty() {
+                "no other method"
+            } else {
+                &allow
+            }
+        ),
+        allow,
+    }
+    .error_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, answer).map_into_right_body(),
+    ))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -85,47 +117,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("/api")
-            .route("/servers", web::get().to(servers::list))
-            .route("/servers", web::post().to(servers::create))
-            .route("/servers/{ref}", web::get().to(servers::get))
-            .route("/servers/{ref}", web::patch().to(servers::patch))
-            .route("/servers/{ref}", web::delete().to(servers::delete))
-            .route("/servers/{ref}/start", web::post().to(servers::start))
-            .route("/servers/{ref}/stop", web::post().to(servers::stop))
-            .route("/servers/{ref}/restart", web::post().to(servers::restart))
-            .route("/servers/{ref}/mcp", web::get().to(servers::mcp))
-            .route(
-                "/servers/{ref}/client-config",
-                web::get().to(client_config::client_config),
+            // A path the API has, with a method it does not take: 405 with `Allow`.
+            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+            .service(
+                web::resource("/servers")
+                    .route(web::get().to(servers::list))
+                    .route(web::post().to(servers::create)),
             )
-            .route(
-                "/client-config",
-                web::get().to(client_config::aggregate_client_config),
+            .service(
+                web::resource("/servers/{ref}")
+                    .route(web::get().to(servers::get))
+                    .route(web::patch().to(servers::patch))
+                    .route(web::delete().to(servers::delete)),
             )
-            .route("/servers/{ref}/logs", web::get().to(logs::recent))
-            .route("/servers/{ref}/logs", web::delete().to(logs::clear))
-            .route("/servers/{ref}/logs/search", web::get().to(logs::search))
-            .route("/servers/{ref}/logs/export", web::get().to(logs::export))
-            .route(
-                "/servers/{ref}/tools/{tool}/call",
-                web::post().to(servers::call_tool),
+            .service(web::resource("/servers/{ref}/start").route(web::post().to(servers::start)))
+            .service(web::resource("/servers/{ref}/stop").route(web::post().to(servers::stop)))
+            .service(
+                web::resource("/servers/{ref}/restart").route(web::post().to(servers::restart)),
             )
-            .route("/servers/{ref}/metrics", web::get().to(metrics::server))
-            .route("/servers/{ref}/health", web::get().to(health::current))
-            .route(
-                "/servers/{ref}/health/history",
-                web::get().to(health::history),
+            .service(web::resource("/servers/{ref}/mcp").route(web::get().to(servers::mcp)))
+            .service(
+                web::resource("/servers/{ref}/client-config")
+                    .route(web::get().to(client_config::client_config)),
             )
-            .route(
-                "/servers/{ref}/health/summary",
-                web::get().to(health::summary),
+            .service(
+                web::resource("/client-config")
+                    .route(web::get().to(client_config::aggregate_client_config)),
             )
-            .route("/servers/{ref}/health/check", web::post().to(health::check))
-            .route("/system", web::get().to(system::system))
-            .route("/system/reload", web::post().to(system::reload))
-            .route("/system/backup", web::get().to(probes::backup))
-            .route("/openapi.json", web::get().to(openapi::document))
-            .route("/events", web::get().to(events::events)),
+            .service(
+                web::resource("/servers/{ref}/logs")
+                    .route(web::get().to(logs::recent))
+                    .route(web::delete().to(logs::clear)),
+            )
+            .service(web::resource("/servers/{ref}/logs/search").route(web::get().to(logs::search)))
+            .service(web::resource("/servers/{ref}/logs/export").route(web::get().to(logs::export)))
+            .service(
+                web::resource("/servers/{ref}/tools/{tool}/call")
+                    .route(web::post().to(servers::call_tool)),
+            )
+            .service(web::resource("/servers/{ref}/metrics").route(web::get().to(metrics::server)))
+            .service(web::resource("/servers/{ref}/health").route(web::get().to(health::current)))
+            .service(
+                web::resource("/servers/{ref}/health/history")
+                    .route(web::get().to(health::history)),
+            )
+            .service(
+                web::resource("/servers/{ref}/health/summary")
+                    .route(web::get().to(health::summary)),
+            )
+            .service(
+                web::resource("/servers/{ref}/health/check").route(web::post().to(health::check)),
+            )
+            .service(web::resource("/system").route(web::get().to(system::system)))
+            .service(web::resource("/system/reload").route(web::post().to(system::reload)))
+            .service(web::resource("/system/backup").route(web::get().to(probes::backup)))
+            .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
+            .service(web::resource("/events").route(web::get().to(events::events))),
     )
     .configure(crate::gateway::configure)
     .route("/metrics", web::get().to(metrics::prometheus))
