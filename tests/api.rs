@@ -148,9 +148,10 @@ async fn bad_input_gets_a_clear_4xx() {
     // A path the API has, with a method it does not take: 405 naming the ones it takes,
     // in the `Allow` header too; a path it does not have stays 404.
     for (method, path, allow) in [
-        ("PUT", "/api/servers", "GET, POST"),
-        ("OPTIONS", "/api/servers", "GET, POST"),
-        ("PUT", "/api/servers/x", "GET, PATCH, DELETE"),
+        ("PUT", "/api/servers", "GET, HEAD, POST"),
+        ("OPTIONS", "/api/servers", "GET, HEAD, POST"),
+        ("PUT", "/api/servers/x", "GET, HEAD, PATCH, DELETE"),
+        ("POST", "/api/system/backup", "GET"),
         ("GET", "/api/servers/x/start", "POST"),
     ] {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");

@@ -63,6 +63,23 @@ async fn healthz_and_readyz_answer_probes_without_a_token_or_a_known_host() {
             body["status"] == "ok" || body["status"] == "ready",
             "{body}"
         );
+        // An uptime monitor's HEAD gets the probe's own answer (not the UI's page), no body.
+        let r = d
+            .http
+            .head(format!("{}{path}", d.url))
+            .header("Host", "10.1.2.3:7070")
+            .send()
+            .await
+            .expect(path);
+        assert_eq!(r.status().as_u16(), 200, "HEAD {path}");
+        assert_eq!(
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "HEAD {path}"
+        );
+        assert!(r.bytes().await.expect("body").is_empty(), "HEAD {path}");
     }
     // Everything else still checks the Host.
     let r = d

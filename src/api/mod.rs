@@ -21,7 +21,7 @@ use actix::Addr;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError, guard, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -74,6 +74,14 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     e.into()
 }
 
+/// GET, and HEAD with the same status and headers: an uptime monitor's probe is often a
+/// HEAD, and without this route `HEAD /readyz` would reach the UI's fallback and answer 200
+/// whatever the daemon's state. Exports, backups and the event stream stay GET only: a HEAD
+/// would do all their work for nothing.
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// The router's bare 405 (a resource without a route for the method) as our error body,
 /// keeping the `Allow` header it computed.
 fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -121,12 +129,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
             .service(
                 web::resource("/servers")
-                    .route(web::get().to(servers::list))
+                    .route(get().to(servers::list))
                     .route(web::post().to(servers::create)),
             )
             .service(
                 web::resource("/servers/{ref}")
-                    .route(web::get().to(servers::get))
+                    .route(get().to(servers::get))
                     .route(web::patch().to(servers::patch))
                     .route(web::delete().to(servers::delete)),
             )
@@ -135,48 +143,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/servers/{ref}/restart").route(web::post().to(servers::restart)),
             )
-            .service(web::resource("/servers/{ref}/mcp").route(web::get().to(servers::mcp)))
+            .service(web::resource("/servers/{ref}/mcp").route(get().to(servers::mcp)))
             .service(
                 web::resource("/servers/{ref}/client-config")
-                    .route(web::get().to(client_config::client_config)),
+                    .route(get().to(client_config::client_config)),
             )
             .service(
                 web::resource("/client-config")
-                    .route(web::get().to(client_config::aggregate_client_config)),
+                    .route(get().to(client_config::aggregate_client_config)),
             )
             .service(
                 web::resource("/servers/{ref}/logs")
-                    .route(web::get().to(logs::recent))
+                    .route(get().to(logs::recent))
                     .route(web::delete().to(logs::clear)),
             )
-            .service(web::resource("/servers/{ref}/logs/search").route(web::get().to(logs::search)))
+            .service(web::resource("/servers/{ref}/logs/search").route(get().to(logs::search)))
             .service(web::resource("/servers/{ref}/logs/export").route(web::get().to(logs::export)))
             .service(
                 web::resource("/servers/{ref}/tools/{tool}/call")
                     .route(web::post().to(servers::call_tool)),
             )
-            .service(web::resource("/servers/{ref}/metrics").route(web::get().to(metrics::server)))
-            .service(web::resource("/servers/{ref}/health").route(web::get().to(health::current)))
+            .service(web::resource("/servers/{ref}/metrics").route(get().to(metrics::server)))
+            .service(web::resource("/servers/{ref}/health").route(get().to(health::current)))
             .service(
-                web::resource("/servers/{ref}/health/history")
-                    .route(web::get().to(health::history)),
+                web::resource("/servers/{ref}/health/history").route(get().to(health::history)),
             )
             .service(
-                web::resource("/servers/{ref}/health/summary")
-                    .route(web::get().to(health::summary)),
+                web::resource("/servers/{ref}/health/summary").route(get().to(health::summary)),
             )
             .service(
                 web::resource("/servers/{ref}/health/check").route(web::post().to(health::check)),
             )
-            .service(web::resource("/system").route(web::get().to(system::system)))
+            .service(web::resource("/system").route(get().to(system::system)))
             .service(web::resource("/system/reload").route(web::post().to(system::reload)))
             .service(web::resource("/system/backup").route(web::get().to(probes::backup)))
-            .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
+            .service(web::resource("/openapi.json").route(get().to(openapi::document)))
             .service(web::resource("/events").route(web::get().to(events::events))),
     )
     .configure(crate::gateway::configure)
-    .route("/metrics", web::get().to(metrics::prometheus))
-    .route("/healthz", web::get().to(probes::healthz))
-    .route("/readyz", web::get().to(probes::readyz))
+    .route("/metrics", get().to(metrics::prometheus))
+    .route("/healthz", get().to(probes::healthz))
+    .route("/readyz", get().to(probes::readyz))
     .default_service(web::to(ui::serve));
 }
