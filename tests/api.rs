@@ -152,6 +152,8 @@ async fn bad_input_gets_a_clear_4xx() {
         ("OPTIONS", "/api/servers", "GET, HEAD, POST"),
         ("PUT", "/api/servers/x", "GET, HEAD, PATCH, DELETE"),
         ("POST", "/api/system/backup", "GET"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("DELETE", "/metrics", "GET, HEAD"),
         ("GET", "/api/servers/x/start", "POST"),
     ] {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");

@@ -82,6 +82,12 @@ fn get() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
+/// Turns the router's bare 405 into our error. Not for the whole App: the MCP endpoints
+/// answer their own 405 with a JSON-RPC body.
+fn not_allowed<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed)
+}
+
 /// The router's bare 405 (a resource without a route for the method) as our error body,
 /// keeping the `Allow` header it computed.
 fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -126,7 +132,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api")
             // A path the API has, with a method it does not take: 405 with `Allow`.
-            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+            .wrap(not_allowed())
             .service(
                 web::resource("/servers")
                     .route(get().to(servers::list))
@@ -181,8 +187,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/events").route(web::get().to(events::events))),
     )
     .configure(crate::gateway::configure)
-    .route("/metrics", get().to(metrics::prometheus))
-    .route("/healthz", get().to(probes::healthz))
-    .route("/readyz", get().to(probes::readyz))
+    .service(
+        web::resource("/metrics")
+            .wrap(not_allowed())
+            .route(get().to(metrics::prometheus)),
+    )
+    .service(
+        web::resource("/healthz")
+            .wrap(not_allowed())
+            .route(get().to(probes::healthz)),
+    )
+    .service(
+        web::resource("/readyz")
+            .wrap(not_allowed())
+            .route(get().to(probes::readyz)),
+    )
     .default_service(web::to(ui::serve));
 }
