@@ -503,15 +503,9 @@ async fn wait_containers(server_id: &str, n: usize, what: &str) {
 
 /// An initialized gateway session on a per-session container server.
 async fn container_session(d: &Daemon, name: &str) -> common::mcp::Client {
-    let mut c = common::mcp::Client::new(d, name);
-    let a = c.initialize().await;
-    assert_eq!(a.status, 200, "{:?}", a.messages);
-    assert_eq!(
-        a.messages[0]["result"]["serverInfo"]["name"], "mcp-fixture-py",
-        "{:?}",
-        a.messages
-    );
-    c
+    common::mcp::Client::connect(d, name, "mcp-fixture-py")
+        .await
+        .0
 }
 
 async fn counter(c: &common::mcp::Client, id: u64) -> u64 {

@@ -194,15 +194,8 @@ async fn start_on_demand_starts_a_stopped_server_and_without_it_the_error_is_imm
     assert_eq!(d.server("lazy").await["status"], "stopped");
 
     // A server that never ran: the client's initialize starts it.
-    let mut c = Client::new(&d, "lazy");
     let started = Instant::now();
-    let a = c.initialize().await;
-    assert_eq!(a.status, 200, "{:?}", a.messages);
-    assert_eq!(
-        a.messages[0]["result"]["serverInfo"]["name"], "mcp-fixture-py",
-        "{:?}",
-        a.messages
-    );
+    let (c, _) = Client::connect(&d, "lazy", "mcp-fixture-py").await;
     println!("initialize with a start on demand: {:?}", started.elapsed());
     let v = d.server("lazy").await;
     assert_eq!(v["status"], "running", "{v}");

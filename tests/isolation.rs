@@ -25,12 +25,7 @@ async fn daemon_with(isolation: &str) -> (Daemon, String) {
 
 /// An initialized client session.
 async fn session(d: &Daemon) -> Client {
-    let mut c = Client::new(d, NAME);
-    let a = c.initialize().await;
-    assert_eq!(a.status, 200, "{:?}", a.messages);
-    assert!(c.session.is_some(), "{:?}", a.messages);
-    let result = &a.messages[0]["result"];
-    assert_eq!(result["serverInfo"]["name"], "mcp-fixture-py", "{result}");
+    let (c, result) = Client::connect(d, NAME, "mcp-fixture-py").await;
     assert_eq!(result["instructions"], "test fixture", "{result}");
     c
 }

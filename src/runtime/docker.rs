@@ -257,7 +257,8 @@ impl Engine {
             .map_err(|e| format!("could not start the container: {e}"))
     }
 
-    /// The engine's stop: SIGTERM, then SIGKILL after `grace`.
+    /// The engine's stop: SIGTERM, then SIGKILL after `grace`; a refused stop falls back to a
+    /// kill, so an `Err` means the container may still run.
     pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), String> {
         let d = self.docker().await?;
         let t = i32::try_from(grace.as_secs_f64().ceil() as i64).unwrap_or(i32::MAX);
@@ -270,7 +271,13 @@ impl Engine {
             {
                 Ok(())
             }
-            Err(e) => Err(format!("could not stop the container: {e}")),
+            Err(e) => {
+                // A stop the engine refused must still end the container: kill it.
+                tracing::warn!(error = %e, container = id, "container stop failed; killing it");
+                self.kill(id)
+                    .await
+                    .map_err(|k| format!("could not stop the container: {e}; nor kill it: {k}"))
+            }
         }
     }
 

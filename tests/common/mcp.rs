@@ -106,6 +106,18 @@ impl Client {
         }
     }
 
+    /// A client of `/mcp/{name}` with its session initialized, answered by the server
+    /// whose `serverInfo.name` is `server`; the initialize result is in `.1`.
+    pub async fn connect(d: &Daemon, name: &str, server: &str) -> (Client, Value) {
+        let mut c = Client::new(d, name);
+        let a = c.initialize().await;
+        assert_eq!(a.status, 200, "{:?}", a.messages);
+        assert!(c.session.is_some(), "no Mcp-Session-Id: {:?}", a.messages);
+        let result = a.messages[0]["result"].clone();
+        assert_eq!(result["serverInfo"]["name"], server, "{result}");
+        (c, result)
+    }
+
     pub async fn call(&self, id: u64, method: &str, params: Value) -> Answer {
         self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .await

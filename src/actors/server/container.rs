@@ -192,7 +192,6 @@ impl ServerActor {
         actix::spawn(async move {
             if let Err(e) = engine.stop(&stop_id, grace).await {
                 tracing::warn!(error = %e, "container stop");
-                let _ = engine.kill(&stop_id).await;
             }
         });
         if let Some(run) = self.run.as_mut() {
@@ -317,7 +316,6 @@ impl ServerActor {
         actix::spawn(async move {
             if let Err(e) = engine.stop(&id, grace).await {
                 tracing::warn!(error = %e, "per-session container stop");
-                let _ = engine.kill(&id).await;
             }
             report_exit(engine, id, addr, session_id, nonce).await;
         });
